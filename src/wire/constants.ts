@@ -1,0 +1,154 @@
+// Numbers fixed by spec/PROTOCOL.md. Section references are to that document.
+
+/** Bytes in a frame header: u32 payload length, u8 type (§2). */
+export const HEADER_SIZE = 5;
+
+/** Default and largest payload a conforming sender may send (§2.3). */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** Largest payload the agent puts in one Stdout/Stderr frame (§4.7). */
+export const MAX_DATA_CHUNK = 64 * 1024;
+
+/** Protocol versions this implementation speaks, newest first (§6). */
+export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const PROTOCOL_VERSION = 1;
+
+/** The vsock port the agent listens on (§7.1). */
+export const AGENT_VSOCK_PORT = 2222;
+
+/** WebSocket subprotocol of the framed dialect (§8). */
+export const WEBSOCKET_SUBPROTOCOL = 'hypeman-exec.v1';
+
+/** Types with this bit set may be skipped by a peer that does not know them (§2.2). */
+export const IGNORABLE_TYPE_BIT = 0x80;
+
+export const FrameType = {
+  ExecStart: 0x01,
+  Stdin: 0x02,
+  StdinClose: 0x03,
+  WindowSize: 0x04,
+  Signal: 0x05,
+  Started: 0x10,
+  Stdout: 0x11,
+  Stderr: 0x12,
+  Exit: 0x13,
+  Error: 0x20,
+  Ping: 0x21,
+  Pong: 0x22,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+export const FRAME_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(
+  Object.fromEntries(Object.entries(FrameType).map(([name, value]) => [value, name])),
+);
+
+/**
+ * Exact payload sizes of fixed-layout frames, checked from the header before any payload
+ * is read (§4). Types absent here have variable payloads.
+ */
+export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze({
+  [FrameType.StdinClose]: 0,
+  [FrameType.WindowSize]: 4,
+  [FrameType.Signal]: 1,
+  [FrameType.Started]: 22,
+  [FrameType.Exit]: 20,
+  [FrameType.Ping]: 8,
+  [FrameType.Pong]: 8,
+});
+
+/** Smallest payload of variable-layout frames. */
+export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze({
+  [FrameType.ExecStart]: 2,
+  [FrameType.Error]: 4,
+});
+
+/** ExecStart field tags (§4.1). Tags with the high bit set are ignorable. */
+export const ExecStartField = {
+  Arg: 0x01,
+  Env: 0x02,
+  Cwd: 0x03,
+  User: 0x04,
+  Tty: 0x05,
+  Timeout: 0x06,
+  Window: 0x07,
+} as const;
+export type ExecStartField = (typeof ExecStartField)[keyof typeof ExecStartField];
+
+/** Tags reserved for session resumption in a later version (§10). */
+export const RESERVED_RESUME_FIELDS: readonly number[] = [0x10, 0x11];
+
+export const ExitKind = {
+  Exited: 0,
+  Signaled: 1,
+  TimedOut: 2,
+} as const;
+export type ExitKind = (typeof ExitKind)[keyof typeof ExitKind];
+
+/** Exit code reported when the session's timeout killed the command (§4.9). */
+export const TIMEOUT_EXIT_CODE = 124;
+
+/** Error codes carried by Error frames (§5). The name is the stable code in every API. */
+export const ErrorCode = {
+  MALFORMED_FRAME: 1,
+  FRAME_TOO_LARGE: 2,
+  UNKNOWN_FRAME_TYPE: 3,
+  UNEXPECTED_FRAME: 4,
+  UNSUPPORTED_VERSION: 5,
+  INVALID_REQUEST: 16,
+  CWD_NOT_FOUND: 17,
+  USER_NOT_FOUND: 18,
+  SPAWN_FAILED: 19,
+  INTERNAL_ERROR: 32,
+  SHUTTING_DOWN: 33,
+  TOO_MANY_SESSIONS: 34,
+  PEER_UNRESPONSIVE: 35,
+  AGENT_UNREACHABLE: 48,
+  INSTANCE_NOT_RUNNING: 49,
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+export const ERROR_CODE_NAMES: Readonly<Record<number, ErrorCodeName>> = Object.freeze(
+  Object.fromEntries(Object.entries(ErrorCode).map(([name, value]) => [value, name])) as Record<
+    number,
+    ErrorCodeName
+  >,
+);
+
+/** Linux signal numbers carried by Signal and Exit frames (§4.5). */
+export const SignalNumber = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+} as const;
+export type SignalName = keyof typeof SignalNumber;
+
+/** Largest signal number a Signal frame may carry (SIGRTMAX on Linux). */
+export const MAX_SIGNAL = 64;

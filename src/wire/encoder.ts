@@ -1,0 +1,236 @@
+import {
+  DEFAULT_MAX_PAYLOAD,
+  ErrorCode,
+  type ErrorCodeName,
+  ExecStartField,
+  ExitKind,
+  FrameType,
+  HEADER_SIZE,
+  MAX_SIGNAL,
+  PROTOCOL_VERSION,
+  SUPPORTED_VERSIONS,
+} from './constants.js';
+import { FrameTooLargeError, InvalidRequestError } from './errors.js';
+import type { ExecRequest, ExitStatus, Message, WindowDimensions } from './messages.js';
+import { encodeUtf8, truncateUtf8 } from './text.js';
+
+function writeHeader(target: Uint8Array, at: number, type: number, length: number): void {
+  target[at] = length >>> 24;
+  target[at + 1] = (length >>> 16) & 0xff;
+  target[at + 2] = (length >>> 8) & 0xff;
+  target[at + 3] = length & 0xff;
+  target[at + 4] = type;
+}
+
+function frameOf(type: number, payloadLength: number): { frame: Uint8Array; view: DataView } {
+  const frame = new Uint8Array(HEADER_SIZE + payloadLength);
+  writeHeader(frame, 0, type, payloadLength);
+  return { frame, view: new DataView(frame.buffer, frame.byteOffset, frame.byteLength) };
+}
+
+/**
+ * The 5-byte header for a frame whose payload is written separately (writev): the payload
+ * is never copied. Pair it with the payload in one corked write.
+ */
+export function encodeHeader(type: number, payloadLength: number): Uint8Array {
+  if (!Number.isInteger(payloadLength) || payloadLength < 0 || payloadLength > 0xffffffff) {
+    throw new RangeError(`payload length must be a 32-bit unsigned integer, got ${payloadLength}`);
+  }
+  const header = new Uint8Array(HEADER_SIZE);
+  writeHeader(header, 0, type, payloadLength);
+  return header;
+}
+
+/** A data frame (Stdin, Stdout, Stderr) in one buffer, for carriers that need one message. */
+export function encodeDataFrame(
+  type: typeof FrameType.Stdin | typeof FrameType.Stdout | typeof FrameType.Stderr,
+  data: Uint8Array,
+  maxPayload: number = DEFAULT_MAX_PAYLOAD,
+): Uint8Array {
+  if (data.length > maxPayload) throw new FrameTooLargeError(data.length, maxPayload);
+  const { frame } = frameOf(type, data.length);
+  frame.set(data, HEADER_SIZE);
+  return frame;
+}
+
+function checkString(value: string, what: string): Uint8Array {
+  if (value.includes('\0')) throw new InvalidRequestError(`${what} must not contain a NUL character`);
+  return encodeUtf8(value);
+}
+
+function checkWindow(window: WindowDimensions, what: string): void {
+  for (const [name, v] of [
+    ['rows', window.rows],
+    ['cols', window.cols],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 0xffff) {
+      throw new InvalidRequestError(`${what} ${name} must be an integer from 1 to 65535, got ${v}`);
+    }
+  }
+}
+
+/**
+ * ExecStart in canonical form (spec §4.1.2): fields by ascending tag, repeated fields in
+ * order, fields at their default value omitted.
+ */
+export function encodeExecStart(
+  request: Partial<ExecRequest>,
+  version: number = PROTOCOL_VERSION,
+  maxPayload: number = DEFAULT_MAX_PAYLOAD,
+): Uint8Array {
+  const fields: Array<[number, Uint8Array]> = [];
+  for (const arg of request.argv ?? []) fields.push([ExecStartField.Arg, checkString(arg, 'an argument')]);
+  for (const [key, value] of Object.entries(request.env ?? {})) {
+    if (key.length === 0 || key.includes('=')) {
+      throw new InvalidRequestError(`environment variable name ${JSON.stringify(key)} must be non-empty and contain no '='`);
+    }
+    fields.push([ExecStartField.Env, checkString(`${key}=${value}`, `environment variable ${key}`)]);
+  }
+  if (request.cwd) fields.push([ExecStartField.Cwd, checkString(request.cwd, 'the working directory')]);
+  if (request.user) fields.push([ExecStartField.User, checkString(request.user, 'the user')]);
+  if (request.tty) fields.push([ExecStartField.Tty, Uint8Array.of(1)]);
+  const timeout = request.timeoutSeconds ?? 0;
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0xffffffff) {
+    throw new InvalidRequestError(`timeout must be a whole number of seconds from 0 to 4294967295, got ${timeout}`);
+  }
+  if (timeout > 0) {
+    const v = new Uint8Array(4);
+    new DataView(v.buffer).setUint32(0, timeout);
+    fields.push([ExecStartField.Timeout, v]);
+  }
+  if (request.window) {
+    checkWindow(request.window, 'window');
+    const v = new Uint8Array(4);
+    const dv = new DataView(v.buffer);
+    dv.setUint16(0, request.window.rows);
+    dv.setUint16(2, request.window.cols);
+    fields.push([ExecStartField.Window, v]);
+  }
+  if (!Number.isInteger(version) || version < 0 || version > 0xffff) {
+    throw new RangeError(`version must be a 16-bit unsigned integer, got ${version}`);
+  }
+
+  let length = 2;
+  for (const [, value] of fields) length += 5 + value.length;
+  if (length > maxPayload) throw new FrameTooLargeError(length, maxPayload);
+  const { frame, view } = frameOf(FrameType.ExecStart, length);
+  view.setUint16(HEADER_SIZE, version);
+  let at = HEADER_SIZE + 2;
+  for (const [tag, value] of fields) {
+    frame[at] = tag;
+    view.setUint32(at + 1, value.length);
+    frame.set(value, at + 5);
+    at += 5 + value.length;
+  }
+  return frame;
+}
+
+export function encodeStdinClose(): Uint8Array {
+  return frameOf(FrameType.StdinClose, 0).frame;
+}
+
+export function encodeWindowSize(window: WindowDimensions): Uint8Array {
+  checkWindow(window, 'window');
+  const { frame, view } = frameOf(FrameType.WindowSize, 4);
+  view.setUint16(HEADER_SIZE, window.rows);
+  view.setUint16(HEADER_SIZE + 2, window.cols);
+  return frame;
+}
+
+export function encodeSignal(signal: number): Uint8Array {
+  if (!Number.isInteger(signal) || signal < 1 || signal > MAX_SIGNAL) {
+    throw new InvalidRequestError(`signal must be a number from 1 to ${MAX_SIGNAL}, got ${signal}`);
+  }
+  const { frame } = frameOf(FrameType.Signal, 1);
+  frame[HEADER_SIZE] = signal;
+  return frame;
+}
+
+export function encodeStarted(pid: number, sessionId: Uint8Array, version: number = PROTOCOL_VERSION): Uint8Array {
+  if (sessionId.length !== 16) throw new RangeError(`a session id is 16 bytes, got ${sessionId.length}`);
+  const { frame, view } = frameOf(FrameType.Started, 22);
+  view.setUint16(HEADER_SIZE, version);
+  view.setUint32(HEADER_SIZE + 2, pid);
+  frame.set(sessionId, HEADER_SIZE + 6);
+  return frame;
+}
+
+export function encodeExit(status: ExitStatus): Uint8Array {
+  if (status.kind !== ExitKind.Exited && status.kind !== ExitKind.Signaled && status.kind !== ExitKind.TimedOut) {
+    throw new RangeError(`unknown exit kind ${status.kind}`);
+  }
+  const { frame, view } = frameOf(FrameType.Exit, 20);
+  frame[HEADER_SIZE] = status.kind;
+  frame[HEADER_SIZE + 1] = status.code & 0xff;
+  frame[HEADER_SIZE + 2] = status.signal & 0xff;
+  frame[HEADER_SIZE + 3] = status.coreDumped ? 1 : 0;
+  view.setBigUint64(HEADER_SIZE + 4, BigInt(status.stdoutBytes));
+  view.setBigUint64(HEADER_SIZE + 12, BigInt(status.stderrBytes));
+  return frame;
+}
+
+/** Longest Error message in bytes; longer messages are cut at a character boundary. */
+export const MAX_ERROR_MESSAGE = 0xffff;
+
+export function encodeError(
+  code: ErrorCodeName | number,
+  message: string,
+  supportedVersions: readonly number[] = code === 'UNSUPPORTED_VERSION' ? SUPPORTED_VERSIONS : [],
+): Uint8Array {
+  const wireCode = typeof code === 'number' ? code : ErrorCode[code];
+  const text = truncateUtf8(encodeUtf8(message), MAX_ERROR_MESSAGE);
+  const details = supportedVersions.length * 2;
+  const { frame, view } = frameOf(FrameType.Error, 4 + text.length + details);
+  view.setUint16(HEADER_SIZE, wireCode);
+  view.setUint16(HEADER_SIZE + 2, text.length);
+  frame.set(text, HEADER_SIZE + 4);
+  let at = HEADER_SIZE + 4 + text.length;
+  for (const v of supportedVersions) {
+    view.setUint16(at, v);
+    at += 2;
+  }
+  return frame;
+}
+
+function encodeToken(type: typeof FrameType.Ping | typeof FrameType.Pong, token: Uint8Array): Uint8Array {
+  if (token.length !== 8) throw new RangeError(`a ping token is 8 bytes, got ${token.length}`);
+  const { frame } = frameOf(type, 8);
+  frame.set(token, HEADER_SIZE);
+  return frame;
+}
+
+export function encodePing(token: Uint8Array): Uint8Array {
+  return encodeToken(FrameType.Ping, token);
+}
+
+export function encodePong(token: Uint8Array): Uint8Array {
+  return encodeToken(FrameType.Pong, token);
+}
+
+/** Any message as one frame buffer (data payloads are copied: use encodeHeader to avoid it). */
+export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX_PAYLOAD): Uint8Array {
+  switch (message.type) {
+    case FrameType.ExecStart:
+      return encodeExecStart(message, message.version, maxPayload);
+    case FrameType.Stdin:
+    case FrameType.Stdout:
+    case FrameType.Stderr:
+      return encodeDataFrame(message.type, message.data, maxPayload);
+    case FrameType.StdinClose:
+      return encodeStdinClose();
+    case FrameType.WindowSize:
+      return encodeWindowSize(message);
+    case FrameType.Signal:
+      return encodeSignal(message.signal);
+    case FrameType.Started:
+      return encodeStarted(message.pid, message.sessionId, message.version);
+    case FrameType.Exit:
+      return encodeExit(message);
+    case FrameType.Error:
+      return encodeError(message.wireCode, message.message, message.supportedVersions ?? []);
+    case FrameType.Ping:
+      return encodePing(message.token);
+    case FrameType.Pong:
+      return encodePong(message.token);
+  }
+}

@@ -1,0 +1,10 @@
+// The exec protocol codec (spec/PROTOCOL.md). Pure: no sockets, processes or logging.
+export * from './constants.js';
+export * from './errors.js';
+export * from './messages.js';
+export { FrameDecoder, checkFrameHeader, decodeAll, decodeSingleFrame } from './decoder.js';
+export type { FrameDecoderOptions, RawFrame } from './decoder.js';
+export * from './encoder.js';
+export { parseExecStart, parseFrame } from './parser.js';
+export { ExecSessionState } from './session.js';
+export { decodeUtf8, encodeUtf8, truncateUtf8 } from './text.js';
