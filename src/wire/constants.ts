@@ -19,6 +19,9 @@ export const AGENT_VSOCK_PORT = 2222;
 /** WebSocket subprotocol of the framed dialect (§8). */
 export const WEBSOCKET_SUBPROTOCOL = 'hypeman-exec.v1';
 
+/** Stdin bytes a WebSocket client may send before its first StdinCredit (§8.1.1). */
+export const INITIAL_STDIN_CREDIT = 4 * 1024 * 1024;
+
 /** Types with this bit set may be skipped by a peer that does not know them (§2.2). */
 export const IGNORABLE_TYPE_BIT = 0x80;
 
@@ -35,6 +38,8 @@ export const FrameType = {
   Error: 0x20,
   Ping: 0x21,
   Pong: 0x22,
+  /** WebSocket carrier only: the API server grants the client more Stdin bytes (§8.1.1). */
+  StdinCredit: 0x81,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -54,6 +59,7 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
   [FrameType.Exit]: 20,
   [FrameType.Ping]: 8,
   [FrameType.Pong]: 8,
+  [FrameType.StdinCredit]: 4,
 });
 
 /** Smallest payload of variable-layout frames. */
@@ -94,6 +100,7 @@ export const ErrorCode = {
   UNKNOWN_FRAME_TYPE: 3,
   UNEXPECTED_FRAME: 4,
   UNSUPPORTED_VERSION: 5,
+  FLOW_CONTROL: 6,
   INVALID_REQUEST: 16,
   CWD_NOT_FOUND: 17,
   USER_NOT_FOUND: 18,

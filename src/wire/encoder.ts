@@ -207,6 +207,15 @@ export function encodePong(token: Uint8Array): Uint8Array {
   return encodeToken(FrameType.Pong, token);
 }
 
+export function encodeStdinCredit(bytes: number): Uint8Array {
+  if (!Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
+    throw new RangeError(`a stdin credit must be a 32-bit unsigned integer, got ${bytes}`);
+  }
+  const { frame, view } = frameOf(FrameType.StdinCredit, 4);
+  view.setUint32(HEADER_SIZE, bytes);
+  return frame;
+}
+
 /** Any message as one frame buffer (data payloads are copied: use encodeHeader to avoid it). */
 export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX_PAYLOAD): Uint8Array {
   switch (message.type) {
@@ -232,5 +241,7 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
       return encodePing(message.token);
     case FrameType.Pong:
       return encodePong(message.token);
+    case FrameType.StdinCredit:
+      return encodeStdinCredit(message.bytes);
   }
 }

@@ -97,6 +97,12 @@ export interface PongMessage {
   token: Uint8Array;
 }
 
+/** WebSocket carrier only (§8.1.1): the client may send `bytes` more Stdin payload bytes. */
+export interface StdinCreditMessage {
+  type: typeof FrameType.StdinCredit;
+  bytes: number;
+}
+
 /** Frames a client (host side) sends to the agent. */
 export type ClientMessage =
   | ExecStartMessage
@@ -118,4 +124,4 @@ export type AgentMessage =
   | PingMessage
   | PongMessage;
 
-export type Message = ClientMessage | AgentMessage;
+export type Message = ClientMessage | AgentMessage | StdinCreditMessage;

@@ -199,6 +199,8 @@ export function parseFrame(frame: RawFrame, supportedVersions?: readonly number[
       return { type: FrameType.Ping, token: p };
     case FrameType.Pong:
       return { type: FrameType.Pong, token: p };
+    case FrameType.StdinCredit:
+      return { type: FrameType.StdinCredit, bytes: viewOf(p).getUint32(0) };
     default:
       // The decoder only delivers known types; reaching here means a caller built a RawFrame itself.
       if (FRAME_TYPE_NAMES[frame.type] === undefined) throw new UnknownFrameTypeError(frame.type);

@@ -60,4 +60,5 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
     .map((r): Message => ({ type: FrameType.Error, code: 'INTERNAL_ERROR', ...r })),
   fc.uint8Array({ minLength: 8, maxLength: 8 }).map((token): Message => ({ type: FrameType.Ping, token })),
   fc.uint8Array({ minLength: 8, maxLength: 8 }).map((token): Message => ({ type: FrameType.Pong, token })),
+  fc.integer({ min: 0, max: 0xffffffff }).map((bytes): Message => ({ type: FrameType.StdinCredit, bytes })),
 );
