@@ -1,0 +1,44 @@
+// npm run build:initrd [-- --out PATH] [--entry FILE] [--vsock-addon FILE | --no-vsock-addon] [--force]
+// Builds the guest image (initrd.cpio.gz in the checkout by default), only when its inputs
+// changed since the last build, unless --force.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildImage, ensureImage, findProjectRoot, InitrdError, type ImageBuildOptions } from '../src/host/initrd/index.js';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    entry: { type: 'string' },
+    'vsock-addon': { type: 'string' },
+    'no-vsock-addon': { type: 'boolean', default: false },
+    'gzip-level': { type: 'string' },
+    force: { type: 'boolean', default: false },
+  },
+});
+
+const projectRoot = findProjectRoot();
+const out = resolve(values.out ?? resolve(projectRoot, 'initrd.cpio.gz'));
+const options: ImageBuildOptions = {
+  projectRoot,
+  ...(values.entry ? { agentEntry: resolve(values.entry) } : {}),
+  ...(values['no-vsock-addon'] ? { vsockAddon: null } : values['vsock-addon'] ? { vsockAddon: resolve(values['vsock-addon']) } : {}),
+  ...(values['gzip-level'] ? { gzipLevel: Number(values['gzip-level']) } : {}),
+};
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+try {
+  const result = values.force ? { ...(await buildImage(out, options)), rebuilt: true } : await ensureImage(out, options);
+  console.log(`${result.rebuilt ? 'built' : 'up to date:'} ${result.path}`);
+  console.log(`  compressed ${mib(result.compressedBytes)}, unpacked ${mib(result.fileBytes)} (archive ${mib(result.archiveBytes)}), ${result.durationMs} ms`);
+  console.log(`  sha256 ${result.hash}`);
+  console.log(`  agent: ${result.layout.launcher} --listen vsock:2222 --root /`);
+  if (!result.vsockAddon) {
+    console.warn('  WARNING: built without the vsock addon (src/vsock/native/build/Release/*.node is missing; run `npm run build:native`): the agent in this image cannot listen on vsock');
+  }
+} catch (error) {
+  if (error instanceof InitrdError) {
+    console.error(`build-initrd: ${error.code}: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,221 @@
+/**
+ * Assembles the guest image: resolves its inputs (the agent bundle, the Node runtime with its
+ * libraries and loader, busybox, node-pty, the vsock addon, /init), lays them out as a cpio
+ * tree (see ImageLayout) and writes the archive gzip-compressed.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { bundleAgent, findVsockAddon, nodePtyFiles, type PackageFile } from './AgentBundle.js';
+import { CpioArchive, type CpioEntry, type CpioPlan } from './CpioWriter.js';
+import { readElfInfo, resolveRuntimeDependencies, type RuntimeDependencies } from './ElfDependencies.js';
+import { InitrdError } from './errors.js';
+import { imageLayout, launcherScript, type ImageLayout } from './ImageLayout.js';
+import { renderInitScript } from './InitScript.js';
+
+export interface ImageBuildOptions {
+  /** The checkout; default: found upward from this module. */
+  readonly projectRoot?: string;
+  /** The agent's entry point; default <projectRoot>/src/guest/main.ts. */
+  readonly agentEntry?: string;
+  /** The Node runtime to ship; default the one running this code. */
+  readonly nodeBinary?: string;
+  /** A statically linked busybox; default `busybox` on PATH (Debian's busybox-static). */
+  readonly busybox?: string;
+  /** node-pty's package directory; default resolved from this project. */
+  readonly nodePtyDirectory?: string;
+  /** The vsock addon; default src/vsock/native/build/Release/*.node if built; null: build without it. */
+  readonly vsockAddon?: string | null;
+  /** glibc's loader cache used to resolve libraries; default /etc/ld.so.cache. */
+  readonly ldSoCache?: string;
+  readonly agentPort?: number;
+  /** gzip level 1–9; default 6. */
+  readonly gzipLevel?: number;
+}
+
+/** Everything that goes into the image, resolved: the same inputs give the same image bytes. */
+export interface ImageInputs {
+  readonly layout: ImageLayout;
+  readonly agentBundle: Uint8Array;
+  readonly initScript: string;
+  readonly nodeBinary: string;
+  readonly busybox: string;
+  readonly applets: readonly { readonly path: string; readonly target: string }[];
+  readonly runtime: RuntimeDependencies;
+  readonly nodePty: readonly PackageFile[];
+  readonly vsockAddon: string | null;
+  readonly gzipLevel: number;
+}
+
+export interface ImageBuildResult {
+  readonly path: string;
+  /** sha256 of the uncompressed archive and the gzip level: the image's identity. */
+  readonly hash: string;
+  readonly compressedBytes: number;
+  /** Length of the uncompressed cpio archive. */
+  readonly archiveBytes: number;
+  /** Sum of the files' contents: the unpacked size. */
+  readonly fileBytes: number;
+  readonly layout: ImageLayout;
+  /** The vsock addon shipped, or null when the image was built without it. */
+  readonly vsockAddon: string | null;
+  readonly durationMs: number;
+}
+
+/** The checkout this module belongs to (works from src/ under tsx and from dist/). */
+export function findProjectRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'hypeman-exec') return dir;
+    if (dirname(dir) === dir) throw new Error(`no hypeman-exec package.json above ${start}`);
+  }
+}
+
+export async function collectImageInputs(options: ImageBuildOptions = {}): Promise<ImageInputs> {
+  const projectRoot = options.projectRoot ?? findProjectRoot();
+  const agentEntry = resolve(projectRoot, options.agentEntry ?? join('src', 'guest', 'main.ts'));
+  const nodeBinary = options.nodeBinary ?? process.execPath;
+  const busybox = options.busybox ?? findOnPath('busybox');
+  const vsockAddon = options.vsockAddon === undefined ? await findVsockAddon(projectRoot) : options.vsockAddon;
+  const gzipLevel = options.gzipLevel ?? 6;
+
+  const [bundle, nodePty, applets] = await Promise.all([
+    bundleAgent({ entry: agentEntry, workingDirectory: projectRoot }),
+    nodePtyFiles(options.nodePtyDirectory),
+    busyboxApplets(busybox),
+  ]);
+  const nativeAddons = [nodePty.find((f) => f.path.endsWith('.node'))!.source, ...(vsockAddon ? [vsockAddon] : [])];
+  const runtime = await resolveRuntimeDependencies([nodeBinary, ...nativeAddons], options.ldSoCache ? { ldSoCache: options.ldSoCache } : {});
+  const layout = imageLayout(runtime.interpreter.name);
+  return {
+    layout,
+    agentBundle: bundle.code,
+    initScript: renderInitScript({ layout, ...(options.agentPort !== undefined ? { agentPort: options.agentPort } : {}) }),
+    nodeBinary,
+    busybox,
+    applets,
+    runtime,
+    nodePty,
+    vsockAddon,
+    gzipLevel,
+  };
+}
+
+/** The image's tree as cpio entries (archive paths are relative: `bin/sh`). */
+export function imageEntries(inputs: ImageInputs): CpioEntry[] {
+  const { layout } = inputs;
+  const at = (path: string) => path.replace(/^\/+/, '');
+  const text = (s: string) => ({ data: Buffer.from(s, 'utf8') });
+  const entries: CpioEntry[] = [
+    { type: 'file', path: at(layout.init), mode: 0o755, source: text(inputs.initScript) },
+    { type: 'file', path: at(layout.busybox), mode: 0o755, source: { path: inputs.busybox } },
+    { type: 'hardlink', path: at(layout.payloadBusybox), target: at(layout.busybox) },
+    ...inputs.applets.map(({ path, target }): CpioEntry => ({ type: 'symlink', path: at(path), target })),
+    // The kernel opens /dev/console for init's output before anything is mounted.
+    { type: 'char-device', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
+    ...['proc', 'sys', 'run', 'mnt', 'overlay'].map((path): CpioEntry => ({ type: 'directory', path })),
+    { type: 'directory', path: 'tmp', mode: 0o1777 },
+    { type: 'file', path: at(layout.node), mode: 0o755, source: { path: inputs.nodeBinary } },
+    { type: 'file', path: at(layout.loader), mode: 0o755, source: { path: inputs.runtime.interpreter.realPath } },
+    ...inputs.runtime.libraries.map((lib): CpioEntry => ({ type: 'file', path: at(`${layout.libraries}/${lib.name}`), mode: 0o755, source: { path: lib.realPath } })),
+    { type: 'file', path: at(layout.agentBundle), mode: 0o644, source: { data: inputs.agentBundle } },
+    { type: 'file', path: at(layout.launcher), mode: 0o755, source: text(launcherScript(layout)) },
+    ...inputs.nodePty.map((f): CpioEntry => ({
+      type: 'file',
+      path: at(`${layout.nodeModules}/node-pty/${f.path}`),
+      mode: f.path.endsWith('.node') ? 0o755 : 0o644,
+      source: { path: f.source },
+    })),
+    ...(inputs.vsockAddon ? [{ type: 'file', path: at(layout.vsockAddon), mode: 0o755, source: { path: inputs.vsockAddon } } as const] : []),
+  ];
+  return entries;
+}
+
+export async function planImage(inputs: ImageInputs): Promise<CpioPlan> {
+  return new CpioArchive().addAll(imageEntries(inputs)).plan();
+}
+
+/** sha256 over the uncompressed archive (reproducible, so equal inputs hash equal) and the gzip level. */
+export async function hashImage(plan: CpioPlan, gzipLevel: number): Promise<string> {
+  const hash = imageHasher(gzipLevel);
+  for await (const chunk of plan.chunks()) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+const imageHasher = (gzipLevel: number) => createHash('sha256').update(`hypeman-initrd gzip=${gzipLevel}\n`);
+
+/**
+ * Writes the archive gzip-compressed to `out`, atomically (a temporary file renamed into
+ * place), hashing it on the way as hashImage does. Returns the hash and the file's size.
+ */
+export async function writeImage(plan: CpioPlan, out: string, gzipLevel: number): Promise<{ hash: string; compressedBytes: number }> {
+  await mkdir(dirname(out), { recursive: true });
+  const temporary = `${out}.tmp-${process.pid}`;
+  const hash = imageHasher(gzipLevel);
+  async function* hashed() {
+    for await (const chunk of plan.chunks()) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  try {
+    // zlib's gzip header carries no name and mtime 0, so the output is reproducible too.
+    await pipeline(Readable.from(hashed()), createGzip({ level: gzipLevel }), createWriteStream(temporary));
+    await rename(temporary, out);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+  return { hash: hash.digest('hex'), compressedBytes: (await stat(out)).size };
+}
+
+export async function buildImage(out: string, options: ImageBuildOptions = {}): Promise<ImageBuildResult> {
+  const started = performance.now();
+  const inputs = await collectImageInputs(options);
+  const plan = await planImage(inputs);
+  const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
+  return imageResult(out, inputs, plan, hash, compressedBytes, started);
+}
+
+export function imageResult(out: string, inputs: ImageInputs, plan: CpioPlan, hash: string, compressedBytes: number, started: number): ImageBuildResult {
+  return {
+    path: out,
+    hash,
+    compressedBytes,
+    archiveBytes: plan.length,
+    fileBytes: plan.fileBytes,
+    layout: inputs.layout,
+    vsockAddon: inputs.vsockAddon,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+/** Applet links from `busybox --list-full`: sbin applets in /sbin, all others in /bin. */
+async function busyboxApplets(busybox: string): Promise<{ path: string; target: string }[]> {
+  const elf = await readElfInfo(busybox);
+  if (elf.interpreter || elf.needed.length > 0) {
+    throw new InitrdError('BUSYBOX_NOT_STATIC', `${busybox} is dynamically linked; the image needs a static one: apt-get install busybox-static`);
+  }
+  const { stdout } = await promisify(execFile)(busybox, ['--list-full']);
+  const links = new Map<string, string>(); // applet name → its directory
+  for (const line of stdout.split('\n')) {
+    const name = line.slice(line.lastIndexOf('/') + 1);
+    if (!name || name === 'busybox' || !line.includes('/') || links.has(name)) continue; // linuxrc sits at the root: not wanted
+    links.set(name, /(^|\/)sbin\//.test(line) ? '/sbin' : '/bin');
+  }
+  return [...links].map(([name, dir]) => ({ path: `${dir}/${name}`, target: '/bin/busybox' }));
+}
+
+function findOnPath(name: string): string {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const candidate = join(dir, name);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  throw new InitrdError('BUSYBOX_NOT_FOUND', `${name} is not on PATH; install it: apt-get install -y busybox-static`);
+}

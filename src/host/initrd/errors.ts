@@ -1,0 +1,30 @@
+/**
+ * Failures of the guest image builder. `code` is stable (tests and callers match on it);
+ * the message says what to do about it.
+ */
+export type InitrdErrorCode =
+  | 'CPIO_INVALID_PATH'
+  | 'CPIO_DUPLICATE_PATH'
+  | 'CPIO_MISSING_PARENT'
+  | 'CPIO_BAD_HARDLINK'
+  | 'CPIO_FILE_TOO_LARGE'
+  | 'CPIO_SOURCE_CHANGED'
+  | 'ELF_INVALID'
+  | 'ELF_LIBRARY_NOT_FOUND'
+  | 'AGENT_ENTRY_MISSING'
+  | 'AGENT_BUNDLE_FAILED'
+  | 'BUSYBOX_NOT_FOUND'
+  | 'BUSYBOX_NOT_STATIC'
+  | 'NODE_PTY_NOT_FOUND'
+  | 'VSOCK_ADDON_NOT_FOUND'
+  | 'INVALID_GUEST_CONFIG';
+
+export class InitrdError extends Error {
+  readonly code: InitrdErrorCode;
+
+  constructor(code: InitrdErrorCode, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}

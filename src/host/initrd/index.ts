@@ -1,0 +1,20 @@
+// The guest image builder: an initrd with busybox, /init, and the agent with its own Node runtime.
+export { bundleAgent, findVsockAddon, nodePtyFiles, REQUIRE_BANNER, type AgentBundle, type AgentBundleOptions, type PackageFile } from './AgentBundle.js';
+export { CpioArchive, checkArchivePath, type CpioEntry, type CpioPlan, type FileSource } from './CpioWriter.js';
+export { readElfInfo, readLdSoCache, resolveRuntimeDependencies, type DependencyOptions, type ElfInfo, type RuntimeDependencies, type SharedObject } from './ElfDependencies.js';
+export { InitrdError, type InitrdErrorCode } from './errors.js';
+export {
+  buildImage,
+  collectImageInputs,
+  findProjectRoot,
+  hashImage,
+  imageEntries,
+  planImage,
+  writeImage,
+  type ImageBuildOptions,
+  type ImageBuildResult,
+  type ImageInputs,
+} from './ImageBuilder.js';
+export { ensureImage, hashFileOf, type EnsureImageResult } from './ImageCache.js';
+export { defaultLoaderName, imageLayout, launcherScript, nodeCommand, VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
+export { DEFAULT_AGENT_PORT, INIT_PARAMETERS, renderGuestConfig, renderInitScript, shellQuote, type GuestConfig, type InitParameter, type InitScriptOptions } from './InitScript.js';
