@@ -1,4 +1,5 @@
-// npm run build:initrd [-- --out PATH] [--entry FILE] [--vsock-addon FILE | --no-vsock-addon] [--force]
+// npm run build:initrd [-- --out PATH] [--entry FILE] [--vsock-addon FILE | --no-vsock-addon]
+//                      [--spawn-helper FILE] [--gzip-level N] [--force]
 // Builds the guest image (initrd.cpio.gz in the checkout by default), only when its inputs
 // changed since the last build, unless --force.
 import { resolve } from 'node:path';
@@ -11,6 +12,7 @@ const { values } = parseArgs({
     entry: { type: 'string' },
     'vsock-addon': { type: 'string' },
     'no-vsock-addon': { type: 'boolean', default: false },
+    'spawn-helper': { type: 'string' },
     'gzip-level': { type: 'string' },
     force: { type: 'boolean', default: false },
   },
@@ -22,6 +24,7 @@ const options: ImageBuildOptions = {
   projectRoot,
   ...(values.entry ? { agentEntry: resolve(values.entry) } : {}),
   ...(values['no-vsock-addon'] ? { vsockAddon: null } : values['vsock-addon'] ? { vsockAddon: resolve(values['vsock-addon']) } : {}),
+  ...(values['spawn-helper'] ? { spawnHelper: resolve(values['spawn-helper']) } : {}),
   ...(values['gzip-level'] ? { gzipLevel: Number(values['gzip-level']) } : {}),
 };
 
@@ -32,6 +35,9 @@ try {
   console.log(`  compressed ${mib(result.compressedBytes)}, unpacked ${mib(result.fileBytes)} (archive ${mib(result.archiveBytes)}), ${result.durationMs} ms`);
   console.log(`  sha256 ${result.hash}`);
   console.log(`  agent: ${result.layout.launcher} --listen vsock:2222 --root /`);
+  if (!result.spawnHelper) {
+    console.warn('  WARNING: built without the exec helper (build/guest/hypeman-exec-spawn is missing; run `sh src/guest/native/build.sh`)');
+  }
   if (!result.vsockAddon) {
     console.warn('  WARNING: built without the vsock addon (src/vsock/native/build/Release/*.node is missing; run `npm run build:native`): the agent in this image cannot listen on vsock');
   }

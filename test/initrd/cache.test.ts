@@ -14,7 +14,7 @@ describe('ensureImage', () => {
 
   before(async () => {
     // gzip level 1: this file tests when builds happen, not how small they are.
-    options = { agentEntry: await writeStandInAgent(dir), vsockAddon: null, gzipLevel: 1 };
+    options = { agentEntry: await writeStandInAgent(dir), vsockAddon: null, spawnHelper: null, gzipLevel: 1 };
   });
   after(() => removeTree(dir));
 

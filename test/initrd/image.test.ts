@@ -11,13 +11,15 @@ import {
   findProjectRoot,
   findVsockAddon,
   imageEntries,
+  InitrdError,
   launcherScript,
   REQUIRE_BANNER,
   resolveRuntimeDependencies,
   type ImageBuildResult,
 } from '../../src/host/initrd/index.js';
-import { extractImage, listImage, ptyAddon, removeTree, temporaryDirectory, writeStandInAgent } from './helpers.js';
+import { exec, extractImage, listImage, ptyAddon, removeTree, temporaryDirectory, writeStandInAgent } from './helpers.js';
 
+const busybox = (await exec('sh', ['-c', 'command -v busybox'])).stdout.trim();
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 describe('guest image', () => {
@@ -29,9 +31,11 @@ describe('guest image', () => {
 
   before(async () => {
     entry = await writeStandInAgent(join(dir, 'agent'));
-    // pty.node stands in for the vsock addon: a real N-API addon whose libraries must be shipped too.
-    first = await buildImage(join(dir, 'a', 'initrd.cpio.gz'), { agentEntry: entry, vsockAddon: ptyAddon });
-    second = await buildImage(join(dir, 'b', 'initrd.cpio.gz'), { agentEntry: entry, vsockAddon: ptyAddon });
+    // Stand-ins for what other parts of the project build: pty.node for the vsock addon (a
+    // real N-API addon whose libraries must be shipped too), busybox for the static exec helper.
+    const options = { agentEntry: entry, vsockAddon: ptyAddon, spawnHelper: busybox };
+    first = await buildImage(join(dir, 'a', 'initrd.cpio.gz'), options);
+    second = await buildImage(join(dir, 'b', 'initrd.cpio.gz'), options);
     await extractImage(first.path, root);
   });
   after(() => removeTree(dir));
@@ -47,7 +51,7 @@ describe('guest image', () => {
     const names = await listImage(first.path);
     const { layout } = first;
     const rel = (p: string) => p.slice(1);
-    for (const path of [layout.init, layout.busybox, '/bin/sh', '/sbin/ifconfig', '/dev/console', layout.payloadBusybox, layout.node, layout.loader, layout.agentBundle, layout.launcher, layout.vsockAddon]) {
+    for (const path of [layout.init, layout.busybox, '/bin/sh', '/sbin/ifconfig', '/dev/console', layout.payloadBusybox, layout.node, layout.loader, layout.agentBundle, layout.launcher, layout.vsockAddon, layout.spawnHelper]) {
       assert.ok(names.includes(rel(path)), `${path} is in the image`);
     }
     for (const file of ['package.json', 'lib/index.js', 'lib/unixTerminal.js', 'build/Release/pty.node']) {
@@ -104,5 +108,15 @@ describe('guest image', () => {
     assert.equal(inputs.vsockAddon, null);
     assert.ok(!imageEntries(inputs).some((e) => e.path === first.layout.vsockAddon.slice(1)));
     assert.equal(first.vsockAddon, ptyAddon);
+  });
+
+  it('ships the static exec helper beside the launcher, and refuses a dynamically linked one', async () => {
+    assert.equal(first.spawnHelper, busybox);
+    assert.equal(sha256(join(root, first.layout.spawnHelper)), sha256(busybox));
+    assert.equal(statSync(join(root, first.layout.spawnHelper)).mode & 0o777, 0o755);
+    await assert.rejects(
+      collectImageInputs({ agentEntry: entry, spawnHelper: process.execPath }),
+      (e: unknown) => e instanceof InitrdError && e.code === 'SPAWN_HELPER_NOT_STATIC',
+    );
   });
 });

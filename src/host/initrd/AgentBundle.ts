@@ -1,7 +1,7 @@
 /**
- * The agent as the image carries it: one ESM file bundled by esbuild, plus the two native
- * modules it loads at run time (node-pty's pty.node and our vsock addon), which cannot be
- * bundled and are shipped as files beside it.
+ * The agent as the image carries it: one ESM file bundled by esbuild, plus what cannot be
+ * bundled and is shipped as files beside it: the native modules it loads (node-pty's
+ * pty.node and our vsock addon) and its static exec helper.
  */
 import { build, type Message } from 'esbuild';
 import { existsSync } from 'node:fs';
@@ -107,6 +107,15 @@ export async function findVsockAddon(projectRoot: string): Promise<string | null
     throw new InitrdError('VSOCK_ADDON_NOT_FOUND', `${relative(projectRoot, dir)} holds several addons (${names.join(', ')}); pass the one to ship with --vsock-addon`);
   }
   return names.length === 1 ? join(dir, names[0]) : null;
+}
+
+/**
+ * The agent's exec helper built by src/guest/native/build.sh (build/guest/hypeman-exec-spawn),
+ * or null when it has not been built.
+ */
+export function findSpawnHelper(projectRoot: string): string | null {
+  const path = join(projectRoot, 'build', 'guest', 'hypeman-exec-spawn');
+  return existsSync(path) ? path : null;
 }
 
 function resolvePackageDirectory(name: string): string {

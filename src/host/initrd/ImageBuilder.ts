@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { bundleAgent, findVsockAddon, nodePtyFiles, type PackageFile } from './AgentBundle.js';
+import { bundleAgent, findSpawnHelper, findVsockAddon, nodePtyFiles, type PackageFile } from './AgentBundle.js';
 import { CpioArchive, type CpioEntry, type CpioPlan } from './CpioWriter.js';
 import { readElfInfo, resolveRuntimeDependencies, type RuntimeDependencies } from './ElfDependencies.js';
 import { InitrdError } from './errors.js';
@@ -33,6 +33,8 @@ export interface ImageBuildOptions {
   readonly nodePtyDirectory?: string;
   /** The vsock addon; default src/vsock/native/build/Release/*.node if built; null: build without it. */
   readonly vsockAddon?: string | null;
+  /** The agent's static exec helper; default build/guest/hypeman-exec-spawn if built; null: build without it. */
+  readonly spawnHelper?: string | null;
   /** glibc's loader cache used to resolve libraries; default /etc/ld.so.cache. */
   readonly ldSoCache?: string;
   readonly agentPort?: number;
@@ -51,6 +53,7 @@ export interface ImageInputs {
   readonly runtime: RuntimeDependencies;
   readonly nodePty: readonly PackageFile[];
   readonly vsockAddon: string | null;
+  readonly spawnHelper: string | null;
   readonly gzipLevel: number;
 }
 
@@ -66,6 +69,8 @@ export interface ImageBuildResult {
   readonly layout: ImageLayout;
   /** The vsock addon shipped, or null when the image was built without it. */
   readonly vsockAddon: string | null;
+  /** The exec helper shipped, or null when the image was built without it. */
+  readonly spawnHelper: string | null;
   readonly durationMs: number;
 }
 
@@ -84,12 +89,14 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
   const nodeBinary = options.nodeBinary ?? process.execPath;
   const busybox = options.busybox ?? findOnPath('busybox');
   const vsockAddon = options.vsockAddon === undefined ? await findVsockAddon(projectRoot) : options.vsockAddon;
+  const spawnHelper = options.spawnHelper === undefined ? findSpawnHelper(projectRoot) : options.spawnHelper;
   const gzipLevel = options.gzipLevel ?? 6;
 
   const [bundle, nodePty, applets] = await Promise.all([
     bundleAgent({ entry: agentEntry, workingDirectory: projectRoot }),
     nodePtyFiles(options.nodePtyDirectory),
     busyboxApplets(busybox),
+    spawnHelper ? requireStatic(spawnHelper, 'SPAWN_HELPER_NOT_STATIC', 'the exec helper runs in container roots without our libraries: build it with src/guest/native/build.sh (gcc -static)') : undefined,
   ]);
   const nativeAddons = [nodePty.find((f) => f.path.endsWith('.node'))!.source, ...(vsockAddon ? [vsockAddon] : [])];
   const runtime = await resolveRuntimeDependencies([nodeBinary, ...nativeAddons], options.ldSoCache ? { ldSoCache: options.ldSoCache } : {});
@@ -104,6 +111,7 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
     runtime,
     nodePty,
     vsockAddon,
+    spawnHelper,
     gzipLevel,
   };
 }
@@ -134,6 +142,7 @@ export function imageEntries(inputs: ImageInputs): CpioEntry[] {
       source: { path: f.source },
     })),
     ...(inputs.vsockAddon ? [{ type: 'file', path: at(layout.vsockAddon), mode: 0o755, source: { path: inputs.vsockAddon } } as const] : []),
+    ...(inputs.spawnHelper ? [{ type: 'file', path: at(layout.spawnHelper), mode: 0o755, source: { path: inputs.spawnHelper } } as const] : []),
   ];
   return entries;
 }
@@ -192,16 +201,14 @@ export function imageResult(out: string, inputs: ImageInputs, plan: CpioPlan, ha
     fileBytes: plan.fileBytes,
     layout: inputs.layout,
     vsockAddon: inputs.vsockAddon,
+    spawnHelper: inputs.spawnHelper,
     durationMs: Math.round(performance.now() - started),
   };
 }
 
 /** Applet links from `busybox --list-full`: sbin applets in /sbin, all others in /bin. */
 async function busyboxApplets(busybox: string): Promise<{ path: string; target: string }[]> {
-  const elf = await readElfInfo(busybox);
-  if (elf.interpreter || elf.needed.length > 0) {
-    throw new InitrdError('BUSYBOX_NOT_STATIC', `${busybox} is dynamically linked; the image needs a static one: apt-get install busybox-static`);
-  }
+  await requireStatic(busybox, 'BUSYBOX_NOT_STATIC', 'the image needs a static one: apt-get install busybox-static');
   const { stdout } = await promisify(execFile)(busybox, ['--list-full']);
   const links = new Map<string, string>(); // applet name → its directory
   for (const line of stdout.split('\n')) {
@@ -210,6 +217,11 @@ async function busyboxApplets(busybox: string): Promise<{ path: string; target: 
     links.set(name, /(^|\/)sbin\//.test(line) ? '/sbin' : '/bin');
   }
   return [...links].map(([name, dir]) => ({ path: `${dir}/${name}`, target: '/bin/busybox' }));
+}
+
+async function requireStatic(path: string, code: 'BUSYBOX_NOT_STATIC' | 'SPAWN_HELPER_NOT_STATIC', advice: string): Promise<void> {
+  const elf = await readElfInfo(path);
+  if (elf.interpreter || elf.needed.length > 0) throw new InitrdError(code, `${path} is dynamically linked; ${advice}`);
 }
 
 function findOnPath(name: string): string {

@@ -32,8 +32,9 @@ export async function ensureImage(out: string, options: ImageBuildOptions = {}):
   // taken for fresh.
   await rm(hashFileOf(out), { force: true });
   const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
-  await writeFile(`${hashFileOf(out)}.tmp`, `${hash}\n`);
-  await rename(`${hashFileOf(out)}.tmp`, hashFileOf(out));
+  const temporary = `${hashFileOf(out)}.tmp-${process.pid}`;
+  await writeFile(temporary, `${hash}\n`);
+  await rename(temporary, hashFileOf(out));
   return { ...imageResult(out, inputs, plan, hash, compressedBytes, started), rebuilt: true };
 }
 

@@ -27,6 +27,8 @@ export interface ImageLayout {
   readonly vsockAddon: string;
   /** Starts the agent: `launcher --listen vsock:2222 --root /` (arguments pass through). */
   readonly launcher: string;
+  /** The agent's static exec helper; the agent looks for it in bin/ beside its script. */
+  readonly spawnHelper: string;
 }
 
 const PAYLOAD = '/.hypeman';
@@ -51,6 +53,7 @@ export function imageLayout(loaderName: string = defaultLoaderName()): ImageLayo
     nodeModules: `${PAYLOAD}/node_modules`,
     vsockAddon: `${PAYLOAD}/vsock.node`,
     launcher: `${PAYLOAD}/bin/hypeman-exec-agent`,
+    spawnHelper: `${PAYLOAD}/bin/hypeman-exec-spawn`,
   };
 }
 

@@ -17,6 +17,7 @@ export type InitrdErrorCode =
   | 'BUSYBOX_NOT_STATIC'
   | 'NODE_PTY_NOT_FOUND'
   | 'VSOCK_ADDON_NOT_FOUND'
+  | 'SPAWN_HELPER_NOT_STATIC'
   | 'INVALID_GUEST_CONFIG';
 
 export class InitrdError extends Error {

@@ -1,5 +1,5 @@
 // The guest image builder: an initrd with busybox, /init, and the agent with its own Node runtime.
-export { bundleAgent, findVsockAddon, nodePtyFiles, REQUIRE_BANNER, type AgentBundle, type AgentBundleOptions, type PackageFile } from './AgentBundle.js';
+export { bundleAgent, findSpawnHelper, findVsockAddon, nodePtyFiles, REQUIRE_BANNER, type AgentBundle, type AgentBundleOptions, type PackageFile } from './AgentBundle.js';
 export { CpioArchive, checkArchivePath, type CpioEntry, type CpioPlan, type FileSource } from './CpioWriter.js';
 export { readElfInfo, readLdSoCache, resolveRuntimeDependencies, type DependencyOptions, type ElfInfo, type RuntimeDependencies, type SharedObject } from './ElfDependencies.js';
 export { InitrdError, type InitrdErrorCode } from './errors.js';
