@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -86,7 +86,8 @@ export function findProjectRoot(start: string = dirname(fileURLToPath(import.met
 export async function collectImageInputs(options: ImageBuildOptions = {}): Promise<ImageInputs> {
   const projectRoot = options.projectRoot ?? findProjectRoot();
   const agentEntry = resolve(projectRoot, options.agentEntry ?? join('src', 'guest', 'main.ts'));
-  const nodeBinary = options.nodeBinary ?? process.execPath;
+  // The real file: its directory is what $ORIGIN means to the loader.
+  const nodeBinary = await realpath(options.nodeBinary ?? process.execPath);
   const busybox = options.busybox ?? findOnPath('busybox');
   const vsockAddon = options.vsockAddon === undefined ? await findVsockAddon(projectRoot) : options.vsockAddon;
   const spawnHelper = options.spawnHelper === undefined ? findSpawnHelper(projectRoot) : options.spawnHelper;
