@@ -1,0 +1,86 @@
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { ContainerRoot } from './ContainerRoot.js';
+import { ExecSession, refuseConnection, type SessionContext } from './ExecSession.js';
+import { HelperReportServer } from './HelperReports.js';
+
+export interface AgentServerOptions {
+  /** The container root commands run in (--root). */
+  readonly root: string;
+  readonly helperPath: string;
+  readonly maxSessions: number;
+  readonly defaultCwd: string;
+  readonly configuredEnv: Readonly<Record<string, string>>;
+  readonly log: Logger;
+}
+
+/** Before SHUTTING_DOWN is sent, running sessions get this long to finish on their own. */
+export const SHUTDOWN_GRACE_MS = 1_000;
+/** After SHUTTING_DOWN: the hang-up grace (5 s) and a little more for reaping. */
+const SHUTDOWN_REAP_MS = 7_000;
+
+/**
+ * Serves exec sessions on connections handed to it by the listeners: one ExecSession per
+ * connection, independent of each other, up to the session limit (spec §9.10).
+ */
+export class AgentServer {
+  readonly #context: SessionContext;
+  readonly #reports: HelperReportServer;
+  readonly #maxSessions: number;
+  readonly #sessions = new Set<ExecSession>();
+  #stopping = false;
+
+  private constructor(options: AgentServerOptions, reports: HelperReportServer) {
+    this.#reports = reports;
+    this.#maxSessions = options.maxSessions;
+    this.#context = {
+      root: new ContainerRoot(options.root),
+      helperPath: options.helperPath,
+      reports,
+      configuredEnv: options.configuredEnv,
+      defaultCwd: options.defaultCwd,
+      log: options.log,
+    };
+  }
+
+  static async start(options: AgentServerOptions): Promise<AgentServer> {
+    return new AgentServer(options, await HelperReportServer.listen());
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Takes ownership of a new connection. */
+  accept(socket: Duplex): void {
+    if (this.#stopping) return refuseConnection(socket, 'SHUTTING_DOWN', 'the agent is shutting down; retry when it is back');
+    if (this.#sessions.size >= this.#maxSessions) {
+      this.#context.log.warn({ limit: this.#maxSessions }, 'session limit reached; refusing a connection');
+      return refuseConnection(socket, 'TOO_MANY_SESSIONS', `the agent already runs ${this.#maxSessions} sessions, its limit (--max-sessions); retry later`);
+    }
+    const session = new ExecSession(socket, this.#context);
+    this.#sessions.add(session);
+    void session.done.then(() => this.#sessions.delete(session));
+  }
+
+  /**
+   * Stops serving: sessions still running after a short grace get Error SHUTTING_DOWN and
+   * their commands are hung up (SIGHUP, SIGKILL 5 s later); resolves once all are reaped.
+   */
+  async shutdown(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
+    this.#stopping = true;
+    const all = Promise.all([...this.#sessions].map((s) => s.done));
+    await Promise.race([all, delay(graceMs)]);
+    for (const session of this.#sessions) session.shutdown();
+    // Commands are reaped within the hang-up grace; a client that keeps its connection
+    // open after the Error does not hold the agent up (the kernel still delivers it).
+    await Promise.race([Promise.all([...this.#sessions].map((s) => s.done)), delay(SHUTDOWN_REAP_MS)]);
+    await this.#reports.close();
+  }
+}
+
+/** A delay that does not keep the process alive by itself. */
+function delay(ms: number): Promise<void> {
+  return sleep(ms, undefined, { ref: false });
+}

@@ -1,0 +1,70 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { lstat, unlink } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import { AgentStartError } from './errors.js';
+import { formatListenAddress, type ListenAddress } from './ListenAddress.js';
+
+/** An open listener: connections go to the callback given when it was opened. */
+export interface Listener {
+  /** What it listens on, for the log (the real port when 0 was asked for). */
+  readonly address: string;
+  /** Stops accepting; connections already accepted are not touched. */
+  close(): Promise<void>;
+}
+
+function listenOn(server: Server, target: { path: string } | { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(target, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** True when `path` is a socket nobody accepts on: left behind by an agent that died. */
+async function isStaleSocket(path: string): Promise<boolean> {
+  try {
+    if (!(await lstat(path)).isSocket()) return false;
+  } catch {
+    return false;
+  }
+  return new Promise((resolve) => {
+    const probe: Socket = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+/** `unix:PATH` or `tcp:HOST:PORT` (loopback only, checked when the address was parsed). */
+export async function openNetListener(address: Extract<ListenAddress, { kind: 'unix' | 'tcp' }>, onConnection: (socket: Duplex) => void): Promise<Listener> {
+  const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => onConnection(socket));
+  try {
+    if (address.kind === 'unix') {
+      if (await isStaleSocket(address.path)) await unlink(address.path);
+      await listenOn(server, { path: address.path });
+    } else {
+      await listenOn(server, { host: address.host, port: address.port });
+    }
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const hint =
+      e.code === 'EADDRINUSE' ? 'another process is listening there; stop it or choose another address'
+      : e.code === 'EACCES' ? 'permission denied; choose a path or port this user may use'
+      : e.code === 'ENOENT' ? "the socket's directory does not exist; create it first"
+      : 'check the address';
+    throw new AgentStartError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${e.message}; ${hint}`);
+  }
+  const bound = server.address();
+  const shown = address.kind === 'tcp' && bound !== null && typeof bound === 'object' ? formatListenAddress({ ...address, port: bound.port }) : formatListenAddress(address);
+  return {
+    address: shown,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+      }),
+  };
+}

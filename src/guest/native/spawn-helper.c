@@ -1,0 +1,385 @@
+/*
+ * hypeman-exec-spawn: starts one command for the exec agent (src/guest) and reports how it
+ * ended. Built as a static binary so that it runs whatever libc the container has, or none.
+ *
+ *   hypeman-exec-spawn [--root DIR] [--cwd DIR] [--uid N --gid N --groups N,N,...]
+ *                      [--pwd VALUE] [--tty] -- FILE [ARG...]
+ *
+ * The environment is the command's, plus two variables for the helper alone, removed
+ * before the command runs: HYPEMAN_EXEC_REPORT (an abstract Unix socket name, without the
+ * leading NUL) and HYPEMAN_EXEC_TOKEN (the line that identifies this helper to the agent).
+ *
+ * Why a helper: Node cannot chroot, libuv's spawn clears the supplementary groups
+ * (setgroups(0)) and both libuv and node-pty drop the core-dump bit of the wait status.
+ *
+ * What it does: connects to the agent's report socket, chroots into DIR (unless DIR is /),
+ * forks; the child puts itself in a new process group (with --tty: the terminal's
+ * foreground group), switches user, enters the working directory, restores default signal
+ * dispositions and an empty mask, and execs FILE (searched in PATH when it has no '/',
+ * without execvp's fallback of running a non-executable file with /bin/sh). The parent
+ * closes its stdio (so end of file on the command's output is not held back by it),
+ * reports, as lines on the report socket:
+ *
+ *   hello TOKEN
+ *   started PID                        the exec succeeded
+ *   failed STAGE ERRNO EXISTS TEXT     nothing runs; STAGE is chroot, fork, credentials,
+ *                                      cwd or exec; EXISTS is 1 when exec failed on a file
+ *                                      that exists (a missing interpreter or loader)
+ *   exited CODE | signaled SIGNAL CORE the command's wait status, core-dump bit included
+ *
+ * and then waits until the agent closes the report socket before it exits, so that the
+ * agent decides when the session's terminal may go away. It forwards no signals: the agent
+ * signals the command's process group itself. It ignores the job-control and hang-up
+ * signals a terminal sends its session leader, so it outlives the command and reaps it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_GROUPS 65536
+
+/* Exit codes of the helper itself when it cannot report (seen only in the agent's log). */
+#define EXIT_USAGE 2
+#define EXIT_NO_REPORT 3
+
+struct options {
+  const char *root;
+  const char *cwd;
+  const char *pwd;
+  int has_credentials;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  int tty;
+  char **argv;
+};
+
+/* Sent by the child through a close-on-exec pipe when it cannot exec. */
+struct child_failure {
+  int stage;
+  int err;
+  int exists;
+};
+
+enum stage { STAGE_CHROOT, STAGE_FORK, STAGE_CREDENTIALS, STAGE_CWD, STAGE_EXEC };
+static const char *const stage_names[] = {"chroot", "fork", "credentials", "cwd", "exec"};
+
+static int report_fd = -1;
+
+static void die_usage(const char *message) {
+  fprintf(stderr, "hypeman-exec-spawn: %s (this program is started by hypeman-exec-agent)\n", message);
+  exit(EXIT_USAGE);
+}
+
+static void write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return; /* The agent is gone; nothing more to tell. */
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+static void report(const char *format, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, format);
+  int n = vsnprintf(line, sizeof line - 1, format, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n > sizeof line - 2) n = (int)sizeof line - 2;
+  line[n++] = '\n';
+  write_all(report_fd, line, (size_t)n);
+}
+
+static unsigned long parse_number(const char *text, unsigned long max, const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v > max || text[0] == '-') {
+    char message[128];
+    snprintf(message, sizeof message, "%s must be a number from 0 to %lu", what, max);
+    die_usage(message);
+  }
+  return v;
+}
+
+static void parse_groups(struct options *o, const char *text) {
+  o->groups = calloc(MAX_GROUPS, sizeof(gid_t));
+  if (o->groups == NULL) die_usage("out of memory");
+  char *copy = strdup(text);
+  if (copy == NULL) die_usage("out of memory");
+  char *save = NULL;
+  for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+    if (o->ngroups == MAX_GROUPS) die_usage("too many groups");
+    o->groups[o->ngroups++] = (gid_t)parse_number(tok, 0xfffffffeUL, "a group id");
+  }
+  free(copy);
+}
+
+static void parse_options(struct options *o, int argc, char **argv) {
+  int have_uid = 0, have_gid = 0, have_groups = 0;
+  memset(o, 0, sizeof *o);
+  o->root = "/";
+  o->cwd = "/";
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(a, "--tty") == 0) {
+      o->tty = 1;
+      continue;
+    }
+    if (i + 1 >= argc) die_usage("an option is missing its value");
+    const char *v = argv[++i];
+    if (strcmp(a, "--root") == 0) o->root = v;
+    else if (strcmp(a, "--cwd") == 0) o->cwd = v;
+    else if (strcmp(a, "--pwd") == 0) o->pwd = v;
+    else if (strcmp(a, "--uid") == 0) { o->uid = (uid_t)parse_number(v, 0xfffffffeUL, "--uid"); have_uid = 1; }
+    else if (strcmp(a, "--gid") == 0) { o->gid = (gid_t)parse_number(v, 0xfffffffeUL, "--gid"); have_gid = 1; }
+    else if (strcmp(a, "--groups") == 0) { parse_groups(o, v); have_groups = 1; }
+    else die_usage("unknown option");
+  }
+  if (have_uid || have_gid || have_groups) {
+    if (!(have_uid && have_gid && have_groups)) die_usage("--uid, --gid and --groups go together");
+    o->has_credentials = 1;
+  }
+  if (i >= argc) die_usage("no command after --");
+  o->argv = &argv[i];
+}
+
+static void connect_report_socket(void) {
+  const char *name = getenv("HYPEMAN_EXEC_REPORT");
+  const char *token = getenv("HYPEMAN_EXEC_TOKEN");
+  if (name == NULL || token == NULL) die_usage("HYPEMAN_EXEC_REPORT and HYPEMAN_EXEC_TOKEN must be set");
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  size_t len = strlen(name);
+  if (len == 0 || len >= sizeof addr.sun_path - 1) die_usage("HYPEMAN_EXEC_REPORT is not a valid socket name");
+  memcpy(addr.sun_path + 1, name, len); /* abstract namespace: leading NUL */
+  report_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* Node 20 binds abstract names padded with NULs to the whole sun_path; others bind the
+     exact length. Try both. */
+  int ok = report_fd >= 0 && connect(report_fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+  if (!ok && report_fd >= 0 && errno == ECONNREFUSED) {
+    socklen_t exact = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len);
+    ok = connect(report_fd, (struct sockaddr *)&addr, exact) == 0;
+  }
+  if (!ok) {
+    fprintf(stderr, "hypeman-exec-spawn: cannot reach the agent's report socket: %s\n", strerror(errno));
+    exit(EXIT_NO_REPORT);
+  }
+  report("hello %s", token);
+  unsetenv("HYPEMAN_EXEC_REPORT");
+  unsetenv("HYPEMAN_EXEC_TOKEN");
+}
+
+static void set_signal(int sig, void (*handler)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and libc-reserved numbers */
+}
+
+static void reset_signals(void) {
+  for (int sig = 1; sig < NSIG; sig++) set_signal(sig, SIG_DFL);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, NULL);
+}
+
+/* Every inherited descriptor above stderr is closed when the command execs. */
+static void cloexec_from_3(void) {
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  struct rlimit rl;
+  long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max) max = (long)rl.rlim_cur;
+  for (int fd = 3; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void child_fail(int pipe_fd, enum stage stage, int err, int exists) {
+  struct child_failure f = {stage, err, exists};
+  write_all(pipe_fd, (const char *)&f, sizeof f);
+  _exit(127);
+}
+
+/*
+ * execve FILE, searching PATH when FILE has no '/'. Like execvp, a directory that lacks the
+ * file or refuses access is skipped (access refusals are reported if nothing else is
+ * found). Unlike execvp, a file that exists but cannot be executed ends the search with its
+ * own error, and no /bin/sh fallback is tried for ENOEXEC (as runc does).
+ */
+static void exec_command(int pipe_fd, char **argv) {
+  const char *file = argv[0];
+  if (strchr(file, '/') != NULL) {
+    execve(file, argv, environ);
+    int err = errno;
+    child_fail(pipe_fd, STAGE_EXEC, err, err == ENOENT && access(file, F_OK) == 0);
+  }
+  const char *path = getenv("PATH");
+  if (path == NULL) path = DEFAULT_PATH;
+  size_t file_len = strlen(file);
+  int saw_eacces = 0;
+  char candidate[PATH_MAX];
+  for (const char *p = path;; p++) {
+    const char *start = p;
+    while (*p != '\0' && *p != ':') p++;
+    size_t dir_len = (size_t)(p - start);
+    if (dir_len == 0) dir_len = 1, start = "."; /* an empty entry is the working directory */
+    if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
+      memcpy(candidate, start, dir_len);
+      candidate[dir_len] = '/';
+      memcpy(candidate + dir_len + 1, file, file_len + 1);
+      execve(candidate, argv, environ);
+      int err = errno;
+      switch (err) {
+        case EACCES:
+          saw_eacces = 1;
+          break;
+        case ENOENT:
+          /* The file is there but its interpreter or dynamic loader is not. */
+          if (access(candidate, F_OK) == 0) child_fail(pipe_fd, STAGE_EXEC, ENOENT, 1);
+          break;
+        case ENOTDIR:
+        case ESTALE:
+        case ENODEV:
+        case ETIMEDOUT:
+        case ENAMETOOLONG:
+          break;
+        default:
+          child_fail(pipe_fd, STAGE_EXEC, err, 1);
+      }
+    }
+    if (*p == '\0') break;
+  }
+  child_fail(pipe_fd, STAGE_EXEC, saw_eacces ? EACCES : ENOENT, saw_eacces);
+}
+
+static void run_child(const struct options *o, int pipe_fd) {
+  if (setpgid(0, 0) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
+  if (o->tty) {
+    /* Become the terminal's foreground job; SIGTTOU would stop a background caller. */
+    set_signal(SIGTTOU, SIG_IGN);
+    tcsetpgrp(STDIN_FILENO, getpid());
+  }
+  if (o->has_credentials) {
+    if (setgroups(o->ngroups, o->groups) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
+    if (setgid(o->gid) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
+    if (setuid(o->uid) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
+  }
+  /* As the target user, so that a directory the user may not enter is refused. */
+  if (chdir(o->cwd) != 0) child_fail(pipe_fd, STAGE_CWD, errno, 0);
+  if (o->pwd != NULL) setenv("PWD", o->pwd, 1);
+  else unsetenv("PWD");
+  reset_signals();
+  cloexec_from_3();
+  exec_command(pipe_fd, o->argv);
+}
+
+static void report_failure(enum stage stage, int err, int exists) {
+  report("failed %s %d %d %s", stage_names[stage], err, exists, strerror(err));
+}
+
+/* Blocks until the agent closes the report socket: it has finished with the session. */
+static void wait_for_release(void) {
+  char buf[256];
+  for (;;) {
+    ssize_t n = read(report_fd, buf, sizeof buf);
+    if (n == 0) return;
+    if (n < 0 && errno != EINTR) return;
+  }
+}
+
+int main(int argc, char **argv) {
+  struct options o;
+  parse_options(&o, argc, argv);
+  connect_report_socket();
+
+  /* Signals a terminal or a hang-up sends to its session leader are not for the helper. */
+  static const int ignored[] = {SIGHUP, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE};
+  for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) set_signal(ignored[i], SIG_IGN);
+
+  if (strcmp(o.root, "/") != 0) {
+    if (chroot(o.root) != 0 || chdir("/") != 0) {
+      report_failure(STAGE_CHROOT, errno, 0);
+      wait_for_release();
+      return 0;
+    }
+  }
+
+  int fail_pipe[2];
+  if (pipe2(fail_pipe, O_CLOEXEC) != 0) {
+    report_failure(STAGE_FORK, errno, 0);
+    wait_for_release();
+    return 0;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    report_failure(STAGE_FORK, errno, 0);
+    wait_for_release();
+    return 0;
+  }
+  if (pid == 0) {
+    close(fail_pipe[0]);
+    run_child(&o, fail_pipe[1]);
+  }
+  close(fail_pipe[1]);
+  /* The command holds the stdio now; the helper's copies would delay end of file. */
+  close(STDIN_FILENO);
+  close(STDOUT_FILENO);
+  close(STDERR_FILENO);
+
+  struct child_failure failure;
+  ssize_t got;
+  do got = read(fail_pipe[0], &failure, sizeof failure);
+  while (got < 0 && errno == EINTR);
+  close(fail_pipe[0]);
+
+  int status;
+  if (got == (ssize_t)sizeof failure) {
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    report_failure((enum stage)failure.stage, failure.err, failure.exists);
+    wait_for_release();
+    return 0;
+  }
+
+  report("started %d", (int)pid);
+  pid_t r;
+  do r = waitpid(pid, &status, 0);
+  while (r < 0 && errno == EINTR);
+  if (r == pid) {
+    if (WIFSIGNALED(status)) report("signaled %d %d", WTERMSIG(status), WCOREDUMP(status) ? 1 : 0);
+    else report("exited %d", WEXITSTATUS(status));
+  }
+  wait_for_release();
+  return 0;
+}
