@@ -52,9 +52,11 @@ async function main(): Promise<number> {
   }
 
   const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+      // A repeated signal does not cut the hang-up of running commands short.
+      if (stopping) return void log.info({ signal }, 'already stopping');
+      stopping = true;
       log.info({ signal, sessions: server.sessionCount }, 'stopping');
       void Promise.all(listeners.map((l) => l.close()))
         .then(() => server.shutdown())
