@@ -1,5 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AgentStartError } from './errors.js';
 import { formatListenAddress, type ListenAddress } from './ListenAddress.js';
@@ -51,11 +53,15 @@ export async function openNetListener(address: Extract<ListenAddress, { kind: 'u
     }
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    const hint =
-      e.code === 'EADDRINUSE' ? 'another process is listening there; stop it or choose another address'
-      : e.code === 'EACCES' ? 'permission denied; choose a path or port this user may use'
-      : e.code === 'ENOENT' ? "the socket's directory does not exist; create it first"
-      : 'check the address';
+    // libuv reports a missing directory of a Unix socket as EACCES.
+    const missingDirectory = address.kind === 'unix' && !existsSync(dirname(address.path));
+    const hint = missingDirectory
+      ? "the socket's directory does not exist; create it first"
+      : e.code === 'EADDRINUSE'
+        ? 'another process is listening there; stop it or choose another address'
+        : e.code === 'EACCES'
+          ? 'permission denied; choose a path or port this user may use'
+          : 'check the address';
     throw new AgentStartError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${e.message}; ${hint}`);
   }
   const bound = server.address();

@@ -47,8 +47,16 @@ export class ExecConnection {
   }
 
   static open(path: string): Promise<ExecConnection> {
+    return ExecConnection.#connect(() => connect(path));
+  }
+
+  static openTcp(port: number): Promise<ExecConnection> {
+    return ExecConnection.#connect(() => connect(port, '127.0.0.1'));
+  }
+
+  static #connect(open: () => Socket): Promise<ExecConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect(path);
+      const socket = open();
       socket.once('connect', () => resolve(new ExecConnection(socket)));
       socket.once('error', reject);
     });

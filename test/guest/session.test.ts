@@ -260,6 +260,21 @@ describe('end of output (spec §9.7)', () => {
     process.kill(background, 'SIGKILL');
   });
 
+  it('a client that reads nothing for longer than the grace period still gets everything', async () => {
+    const c = await ExecConnection.open(agent.socketPath);
+    c.socket.pause();
+    c.start({ argv: ['head', '-c', '4000000', '/dev/zero'] });
+    c.closeStdin();
+    // head exits with its last bytes still in the pipe while the agent is held back by us:
+    // the 1 s of spec §9.7 does not run while the connection is backed up.
+    await new Promise((r) => setTimeout(r, 2500));
+    c.socket.resume();
+    const r = await c.finish();
+    c.destroy();
+    assert.equal(r.stdout.length, 4_000_000);
+    assert.equal(r.exit!.stdoutBytes, 4_000_000);
+  });
+
   it('forwards output a background process writes before it closes the pipe', async () => {
     const r = await run(['sh', '-c', '(echo from-background) & echo from-command']);
     assert.deepEqual(r.stdout.toString().split('\n').sort(), ['', 'from-background', 'from-command']);
