@@ -72,7 +72,7 @@ describe('resources after many sessions', () => {
 
   const mixedSession = async (i: number) => {
     const agent = agentOf();
-    switch (i % 6) {
+    switch (i % 7) {
       case 0:
         return runCommand(agent.socketPath, { argv: ['sh', '-c', `echo ${i}; echo e >&2`] });
       case 1:
@@ -83,10 +83,18 @@ describe('resources after many sessions', () => {
         return runCommand(agent.socketPath, { argv: ['no-such-command-hx'] });
       case 4:
         return runCommand(agent.socketPath, { argv: ['pwd'], cwd: '/no/such/dir' });
+      case 5: {
+        // A command that exits while the client never closes its stdin.
+        const c = await ExecConnection.open(agent.socketPath);
+        c.start({ argv: ['echo', 'no StdinClose'] });
+        await c.finish();
+        c.destroy();
+        return null;
+      }
       default: {
         // A client that leaves mid-session.
         const c = await ExecConnection.open(agent.socketPath);
-        c.start({ argv: ['sleep', '60'], tty: i % 12 === 5 });
+        c.start({ argv: ['sleep', '60'], tty: i % 14 === 6 });
         await c.waitFor(isStarted);
         c.destroy();
         return null;
@@ -96,7 +104,7 @@ describe('resources after many sessions', () => {
 
   it('200 sessions leave the open descriptor count where it started', async (t) => {
     const agent = agentOf();
-    for (let i = 0; i < 12; i++) await mixedSession(i); // warm up lazily opened descriptors
+    for (let i = 0; i < 14; i++) await mixedSession(i); // warm up lazily opened descriptors
     await waitUntil(() => descendantsOf(agent.pid).length === 0, 'the warm-up sessions are reaped');
     const before = agent.fdCount();
     for (let batch = 0; batch < 200; batch += 20) {

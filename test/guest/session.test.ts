@@ -82,6 +82,14 @@ describe('output and exit status', () => {
     });
   });
 
+  it('delivers everything written just before exit under a terminal too', async () => {
+    const runs = await Promise.all(Array.from({ length: 30 }, (_, i) => run(['sh', '-c', `printf 'tty-%s' ${i}; exit ${i % 5}`], { tty: true })));
+    runs.forEach((r, i) => {
+      assert.equal(r.stdout.toString(), `tty-${i}`);
+      assert.equal(r.exit!.code, i % 5);
+    });
+  });
+
   it('carries 10 MB of random bytes unchanged, out and in (sha256 on both sides)', async () => {
     const generated = await run(['sh', '-c', 'f=$(mktemp) && head -c 10000000 /dev/urandom >"$f" && sha256sum <"$f" >&2 && cat "$f"; rm -f "$f"']);
     assert.equal(generated.stdout.length, 10_000_000);
