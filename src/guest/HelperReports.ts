@@ -64,6 +64,9 @@ export class HelperReportServer {
     this.#server = server;
     this.#name = name;
     server.on('connection', (socket) => this.#accept(socket));
+    // accept() failing (EMFILE under load) must not take the agent down; the helper that
+    // could not connect exits and its session reports SPAWN_FAILED.
+    server.on('error', () => {});
   }
 
   static async listen(): Promise<HelperReportServer> {

@@ -17,7 +17,7 @@ export async function openListener(address: ListenAddress, onConnection: (socket
   switch (address.kind) {
     case 'unix':
     case 'tcp':
-      return openNetListener(address, onConnection);
+      return openNetListener(address, onConnection, (error) => options.log.warn({ err: error.message, address: address.kind }, 'accepting a connection failed'));
     case 'vsock':
       throw new AgentStartError('LISTEN_FAILED', `cannot listen on vsock:${address.port}: this build has no AF_VSOCK support; use --listen unix:PATH or tcp:127.0.0.1:PORT`);
   }

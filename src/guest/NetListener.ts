@@ -42,7 +42,11 @@ async function isStaleSocket(path: string): Promise<boolean> {
 }
 
 /** `unix:PATH` or `tcp:HOST:PORT` (loopback only, checked when the address was parsed). */
-export async function openNetListener(address: Extract<ListenAddress, { kind: 'unix' | 'tcp' }>, onConnection: (socket: Duplex) => void): Promise<Listener> {
+export async function openNetListener(
+  address: Extract<ListenAddress, { kind: 'unix' | 'tcp' }>,
+  onConnection: (socket: Duplex) => void,
+  onAcceptError: (error: Error) => void,
+): Promise<Listener> {
   const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => onConnection(socket));
   try {
     if (address.kind === 'unix') {
@@ -64,6 +68,9 @@ export async function openNetListener(address: Extract<ListenAddress, { kind: 'u
           : 'check the address';
     throw new AgentStartError('LISTEN_FAILED', `cannot listen on ${formatListenAddress(address)}: ${e.message}; ${hint}`);
   }
+  // Once listening, an error is a failed accept (EMFILE under load): that client is
+  // dropped, the agent and its other sessions go on.
+  server.on('error', (error) => onAcceptError(error));
   const bound = server.address();
   const shown = address.kind === 'tcp' && bound !== null && typeof bound === 'object' ? formatListenAddress({ ...address, port: bound.port }) : formatListenAddress(address);
   return {

@@ -31,6 +31,11 @@ export class PipeCommand extends HelperCommand {
       // Only spawn failures reach here: the helper is not running.
       if (child.pid === undefined) this.spawnFailed(new Error(`cannot start the exec helper ${helperPath}: ${error.message}`));
     });
+    if (child.pid === undefined) {
+      // Spawning failed (EMFILE, EAGAIN…); 'error' follows. The pipes may not even exist.
+      for (const stream of child.stdio) stream?.destroy();
+      return;
+    }
     child.on('close', (code, signal) => {
       if (child.pid !== undefined) this.helperExited(signal !== null ? `killed by ${signal}` : `exit code ${code}`);
     });
