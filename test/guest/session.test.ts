@@ -11,6 +11,7 @@ import {
   ExitKind,
   FrameType as T,
   SUPPORTED_VERSIONS,
+  encodeDataFrame,
   encodeExecStart,
   encodePing,
   encodeSignal,
@@ -218,6 +219,15 @@ describe('signals and timeouts', () => {
     assert.deepEqual([r.exit!.kind, r.exit!.code, r.exit!.signal], [ExitKind.Signaled, 130, 2]);
   });
 
+  it('a Signal sent right behind ExecStart waits for the command and reaches it', async () => {
+    const c = await ExecConnection.open(agent.socketPath);
+    c.start({ argv: ['sleep', '60'] });
+    c.send(encodeSignal(15));
+    const r = await c.finish();
+    c.destroy();
+    assert.deepEqual([r.exit!.kind, r.exit!.signal], [ExitKind.Signaled, 15]);
+  });
+
   it('SIGTERM trapped by a shell runs its handler', async () => {
     const c = await ExecConnection.open(agent.socketPath);
     c.start({ argv: ['sh', '-c', 'trap "echo caught; exit 7" TERM; echo ready; while :; do sleep 0.05; done'] });
@@ -316,6 +326,35 @@ describe('protocol errors (spec §3.3)', () => {
     const r = await busy.finish();
     busy.destroy();
     assert.equal(r.stdout.toString(), 'still here ok\n');
+  });
+
+  it('Stdin after StdinClose is UNEXPECTED_FRAME', async () => {
+    const c = await ExecConnection.open(agent.socketPath);
+    c.start({ argv: ['sleep', '60'] });
+    c.closeStdin();
+    c.send(encodeDataFrame(T.Stdin, Buffer.from('late')));
+    const r = await c.finish();
+    c.destroy();
+    assert.equal(r.error?.code, 'UNEXPECTED_FRAME');
+  });
+
+  it('random byte streams never take the agent down', async () => {
+    const rng = (() => {
+      let x = 0x2545f491;
+      return () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 2 ** 32);
+    })();
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const c = await ExecConnection.open(agent.socketPath);
+        // Half of them start with a valid ExecStart, so the garbage hits a running session.
+        if (i % 2 === 0) c.start({ argv: ['cat'] });
+        c.send(Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 300) }, () => Math.floor(rng() * 256))));
+        c.socket.end();
+        await c.closed;
+      }),
+    );
+    const r = await run(['echo', 'alive']);
+    assert.equal(r.stdout.toString(), 'alive\n');
   });
 
   it('a frame out of order mid-session ends it with UNEXPECTED_FRAME and hangs the command up', async () => {
