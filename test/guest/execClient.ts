@@ -128,7 +128,20 @@ export class ExecConnection {
   }
 
   describe(): string {
-    return this.messages.map((m) => (m.type === FrameType.Error ? `Error(${m.code}: ${m.message})` : String(m.type))).join(', ') || 'nothing';
+    const one = (m: Message): string => {
+      switch (m.type) {
+        case FrameType.Error:
+          return `Error(${m.code}: ${m.message})`;
+        case FrameType.Exit:
+          return `Exit(kind ${m.kind} code ${m.code} signal ${m.signal})`;
+        case FrameType.Stdout:
+        case FrameType.Stderr:
+          return `${m.type === FrameType.Stdout ? 'Stdout' : 'Stderr'}(${JSON.stringify(Buffer.from(m.data).toString('latin1').slice(0, 80))})`;
+        default:
+          return String(m.type);
+      }
+    };
+    return this.messages.map(one).join(', ') || 'nothing';
   }
 
   destroy(): void {

@@ -38,9 +38,9 @@ describe('terminal sessions', () => {
     const r = await c.finish();
     c.destroy();
     const text = r.stdout.toString();
-    assert.match(text, /^\/dev\/pts\/\d+\r\n33 101\r\nTERM=xterm-256color\r\nall-tty\r\n$/);
+    assert.match(text, /^\/dev\/pts\/\d+\r\n33 101\r\nTERM=xterm-256color\r\nall-tty\r\n$/, `got ${c.describe()}: ${JSON.stringify(text)}`);
     assert.equal(r.stderr.length, 0, 'with a TTY there is one stream, sent as Stdout');
-    assert.equal(r.exit!.code, 0);
+    assert.equal(r.exit?.code, 0, c.describe());
   });
 
   it('defaults to 24 rows by 80 columns', async () => {

@@ -8,6 +8,6 @@ root=$(cd "$here/../../.." && pwd)
 out="$root/build/guest"
 mkdir -p "$out"
 cc=${CC:-gcc}
-"$cc" -static -Os -std=c11 -Wall -Wextra -Werror -o "$out/hypeman-exec-spawn.tmp" "$here/spawn-helper.c"
-strip "$out/hypeman-exec-spawn.tmp" 2>/dev/null || true
-mv "$out/hypeman-exec-spawn.tmp" "$out/hypeman-exec-spawn"
+"$cc" -static -Os -std=c11 -Wall -Wextra -Werror -o "$out/hypeman-exec-spawn.$$.tmp" "$here/spawn-helper.c"
+strip "$out/hypeman-exec-spawn.$$.tmp" 2>/dev/null || true
+mv "$out/hypeman-exec-spawn.$$.tmp" "$out/hypeman-exec-spawn"
