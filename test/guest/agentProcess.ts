@@ -1,6 +1,6 @@
 // Runs the real agent (src/guest/main.ts) as a child process on a Unix socket in a temp
 // directory, for the guest tests. Builds the exec helper first if it is missing or stale.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ export function ensureSpawnHelper(): string {
 export interface AgentProcessOptions {
   /** Extra command-line arguments (--root, --max-sessions, --env …). */
   args?: string[];
+  /** Replaces the agent's process environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A running agent. `stop()` sends SIGTERM and waits for it to exit; always call it. */
@@ -48,7 +50,7 @@ export class AgentProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(PROJECT, 'src/guest/main.ts'), '--listen', `unix:${socketPath}`, '--log-level', 'info', ...(options.args ?? [])],
-      { cwd: PROJECT, stdio: ['ignore', 'ignore', 'pipe'] },
+      { cwd: PROJECT, env: options.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const agent = new AgentProcess(dir, socketPath, child);
     await agent.#ready();
@@ -90,6 +92,13 @@ export class AgentProcess {
     rmSync(this.dir, { recursive: true, force: true });
     return result;
   }
+}
+
+/** Runs the agent to completion (for options that make it exit): its status and output. */
+export function runAgentCli(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
+  ensureSpawnHelper();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/guest/main.ts', ...args], { cwd: PROJECT, env, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The agent's child processes and their descendants (helpers and commands), by pid. */

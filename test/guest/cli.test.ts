@@ -1,17 +1,10 @@
 // The agent's command line: help, refused addresses, listen failures, several listeners.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { AgentProcess, ensureSpawnHelper } from './agentProcess.js';
+import { AgentProcess, runAgentCli } from './agentProcess.js';
 import { ExecConnection, runCommand } from './execClient.js';
 
-const PROJECT = new URL('../..', import.meta.url).pathname;
-
-function agentCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  ensureSpawnHelper();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/guest/main.ts', ...args], { cwd: PROJECT, encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const agentCli = (args: string[]) => runAgentCli(args);
 
 describe('hypeman-exec-agent command line', () => {
   it('--help describes the options and exits 0', () => {
