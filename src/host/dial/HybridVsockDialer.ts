@@ -1,0 +1,110 @@
+import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { AGENT_VSOCK_PORT } from '../../wire/index.js';
+import type { AgentDialer } from './AgentDialer.js';
+import {
+  AgentNotListeningError,
+  DialAbortedError,
+  DialTimeoutError,
+  HandshakeProtocolError,
+  VsockSocketUnavailableError,
+} from './errors.js';
+
+export interface HybridVsockDialerOptions {
+  /** The hypervisor's vsock Unix socket (Cloud Hypervisor `--vsock socket=`, Firecracker `uds_path`). */
+  socketPath: string;
+  port?: number;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+}
+
+/** A longer line than this without a newline is not an `OK <port>` answer (spec §7.2). */
+export const MAX_HANDSHAKE_LINE = 64;
+
+/**
+ * Dials a guest port through the hybrid vsock of Cloud Hypervisor and Firecracker:
+ * connect to the Unix socket, write `CONNECT <port>\n`, read `OK <n>\n`. Bytes that follow
+ * the newline in the same read already belong to the session and are put back in front of
+ * the stream (the original's reader dropped them).
+ */
+export class HybridVsockDialer implements AgentDialer {
+  readonly target: string;
+  readonly #socketPath: string;
+  readonly #port: number;
+  readonly #connectTimeoutMs: number;
+  readonly #handshakeTimeoutMs: number;
+
+  constructor(options: HybridVsockDialerOptions) {
+    this.#socketPath = options.socketPath;
+    this.#port = options.port ?? AGENT_VSOCK_PORT;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5_000;
+    this.target = `${this.#socketPath} port ${this.#port}`;
+  }
+
+  dial(signal?: AbortSignal): Promise<Duplex> {
+    if (signal?.aborted) return Promise.reject(new DialAbortedError());
+    return new Promise((resolve, reject) => {
+      const socket: Socket = connect({ path: this.#socketPath });
+      let phase: 'connect' | 'handshake' = 'connect';
+      let line: Buffer = Buffer.alloc(0);
+      let settled = false;
+      let timer = setTimeout(() => fail(new DialTimeoutError('connect', this.#connectTimeoutMs)), this.#connectTimeoutMs);
+
+      const onAbort = () => fail(new DialAbortedError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.removeListener('data', onData);
+        socket.removeListener('error', onError);
+        socket.removeListener('close', onClose);
+      };
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        socket.destroy();
+        reject(err);
+      };
+      const onError = (err: NodeJS.ErrnoException) =>
+        fail(phase === 'connect' ? new VsockSocketUnavailableError(this.#socketPath, err) : new AgentNotListeningError(this.#port));
+      const onClose = () => fail(new AgentNotListeningError(this.#port));
+      const onData = (chunk: Buffer) => {
+        line = line.length === 0 ? chunk : Buffer.concat([line, chunk]);
+        const nl = line.indexOf(0x0a);
+        if (nl < 0) {
+          if (line.length > MAX_HANDSHAKE_LINE) fail(new HandshakeProtocolError(printable(line)));
+          return;
+        }
+        const answer = line.subarray(0, nl).toString('latin1');
+        if (!/^OK \d+$/.test(answer)) {
+          fail(new HandshakeProtocolError(printable(line.subarray(0, nl))));
+          return;
+        }
+        settled = true;
+        cleanup();
+        socket.pause();
+        const rest = line.subarray(nl + 1);
+        if (rest.length > 0) socket.unshift(rest);
+        resolve(socket);
+      };
+
+      socket.once('connect', () => {
+        phase = 'handshake';
+        clearTimeout(timer);
+        timer = setTimeout(() => fail(new DialTimeoutError('handshake', this.#handshakeTimeoutMs)), this.#handshakeTimeoutMs);
+        socket.on('data', onData);
+        socket.write(`CONNECT ${this.#port}\n`);
+      });
+      socket.on('error', onError);
+      socket.on('close', onClose);
+    });
+  }
+}
+
+/** The answer as a person can read it: control bytes escaped, cut to a line's worth. */
+function printable(bytes: Buffer): string {
+  return bytes.subarray(0, MAX_HANDSHAKE_LINE).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -1,0 +1,164 @@
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { CorruptRecordError, InstanceNotFoundError } from './errors.js';
+import { HYPERVISORS, type InstanceRecord, checkInstanceId } from './InstanceRecord.js';
+
+export const METADATA_FILE = 'metadata.json';
+
+interface Cached {
+  mtimeMs: number;
+  size: number;
+  record: InstanceRecord;
+}
+
+/**
+ * Instance records in `<data-dir>/guests/<id>/metadata.json`, laid out like the original
+ * platform's. Records written or changed on disk by anyone are seen on the next lookup
+ * (a stat per lookup; the file is re-read only when it changed).
+ *
+ * The state a lookup reports is the recorded one, except that a record naming a process
+ * (`pid`) that no longer exists is reported `stopped`: a dead VMM or agent sandbox must
+ * not look running.
+ */
+export class InstanceRegistry {
+  readonly dataDir: string;
+  readonly #cache = new Map<string, Cached>();
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
+  }
+
+  get guestsDir(): string {
+    return join(this.dataDir, 'guests');
+  }
+
+  guestDir(id: string): string {
+    return join(this.guestsDir, checkInstanceId(id));
+  }
+
+  /** The record by id, else by name; undefined if there is none. */
+  async find(idOrName: string): Promise<InstanceRecord | undefined> {
+    checkInstanceId(idOrName);
+    const byId = await this.#read(idOrName);
+    if (byId) return byId;
+    for (const record of await this.list()) if (record.name === idOrName) return record;
+    return undefined;
+  }
+
+  async get(idOrName: string): Promise<InstanceRecord> {
+    const record = await this.find(idOrName);
+    if (!record) throw new InstanceNotFoundError(idOrName);
+    return record;
+  }
+
+  async list(): Promise<InstanceRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.guestsDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const records: InstanceRecord[] = [];
+    for (const name of names.sort()) {
+      try {
+        checkInstanceId(name);
+      } catch {
+        continue;
+      }
+      const record = await this.#read(name).catch(() => undefined);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  /** Creates or replaces a record, atomically (readers never see a half-written file). */
+  async put(record: InstanceRecord): Promise<void> {
+    checkInstanceId(record.id);
+    checkInstanceId(record.name);
+    const dir = this.guestDir(record.id);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, METADATA_FILE);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+    await rename(tmp, path);
+  }
+
+  /** Changes fields of a record in place. */
+  async update(id: string, changes: Partial<Omit<InstanceRecord, 'id'>>): Promise<InstanceRecord> {
+    const current = await this.#read(id);
+    if (!current) throw new InstanceNotFoundError(id);
+    const next = { ...current, ...changes };
+    await this.put(next);
+    return next;
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.guestDir(id), { recursive: true, force: true });
+    this.#cache.delete(id);
+  }
+
+  async #read(id: string): Promise<InstanceRecord | undefined> {
+    const path = join(this.guestDir(id), METADATA_FILE);
+    let info;
+    try {
+      info = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        this.#cache.delete(id);
+        return undefined;
+      }
+      throw err;
+    }
+    const cached = this.#cache.get(id);
+    let record: InstanceRecord;
+    if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) record = cached.record;
+    else {
+      record = parseRecord(path, id, await readFile(path, 'utf8'), this.guestDir(id));
+      this.#cache.set(id, { mtimeMs: info.mtimeMs, size: info.size, record });
+    }
+    return withLiveState(record);
+  }
+}
+
+function parseRecord(path: string, id: string, text: string, guestDir: string): InstanceRecord {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    throw new CorruptRecordError(path, 'not JSON');
+  }
+  if (typeof o !== 'object' || o === null) throw new CorruptRecordError(path, 'not a JSON object');
+  if (o.id !== id) throw new CorruptRecordError(path, `its id ${JSON.stringify(o.id)} does not match its directory`);
+  if (typeof o.name !== 'string') throw new CorruptRecordError(path, 'no name');
+  checkInstanceId(o.name);
+  if (typeof o.state !== 'string') throw new CorruptRecordError(path, 'no state');
+  if (!HYPERVISORS.includes(o.hypervisor as never)) throw new CorruptRecordError(path, `hypervisor must be one of ${HYPERVISORS.join(', ')}`);
+  const record: InstanceRecord = {
+    id,
+    name: o.name,
+    state: o.state,
+    hypervisor: o.hypervisor as InstanceRecord['hypervisor'],
+    createdAt: typeof o.createdAt === 'string' ? o.createdAt : '',
+  };
+  if (Number.isInteger(o.pid) && (o.pid as number) > 0) record.pid = o.pid as number;
+  const vsock = o.vsock as Record<string, unknown> | undefined;
+  if (vsock && typeof vsock.socket === 'string' && vsock.socket !== '') {
+    // A relative socket path is relative to the instance's own directory.
+    record.vsock = { socket: isAbsolute(vsock.socket) ? vsock.socket : join(guestDir, vsock.socket) };
+  } else if (vsock && Number.isInteger(vsock.cid)) {
+    record.vsock = { cid: vsock.cid as number };
+  }
+  return record;
+}
+
+function withLiveState(record: InstanceRecord): InstanceRecord {
+  if (record.state !== 'running' || record.pid === undefined) return record;
+  try {
+    process.kill(record.pid, 0);
+    return record;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return record;
+    return { ...record, state: 'stopped' };
+  }
+}

@@ -1,0 +1,43 @@
+/** Registry failures; `code` is stable, messages say what to do. */
+export class RegistryError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export class InvalidInstanceIdError extends RegistryError {
+  constructor(value: string, why: string) {
+    super('INVALID_INSTANCE_ID', `${JSON.stringify(value.slice(0, 80))} is not a valid instance id or name: ${why}`);
+  }
+}
+
+export class InstanceNotFoundError extends RegistryError {
+  constructor(idOrName: string) {
+    super('INSTANCE_NOT_FOUND', `no instance with id or name ${JSON.stringify(idOrName)}`);
+  }
+}
+
+export class InstanceNotRunningError extends RegistryError {
+  readonly state: string;
+
+  constructor(id: string, state: string) {
+    super('INSTANCE_NOT_RUNNING', `instance ${id} is ${state}, not running; start it first`);
+    this.state = state;
+  }
+}
+
+export class NoVsockConfiguredError extends RegistryError {
+  constructor(id: string) {
+    super('NO_VSOCK', `instance ${id} has no vsock device configured (neither a socket path nor a CID); it cannot run commands`);
+  }
+}
+
+export class CorruptRecordError extends RegistryError {
+  constructor(path: string, why: string) {
+    super('CORRUPT_RECORD', `the instance record ${path} is not valid (${why}); fix or remove it`);
+  }
+}
