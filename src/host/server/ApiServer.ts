@@ -1,0 +1,340 @@
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { type ExecRequest, HEADER_SIZE, WEBSOCKET_SUBPROTOCOL } from '../../wire/index.js';
+import {
+  ApiError,
+  BadRequestError,
+  ForbiddenInstanceError,
+  ForbiddenOriginError,
+  InstanceNotFoundApiError,
+  InstanceNotRunningApiError,
+  NotFoundError,
+  UnauthorizedError,
+  UnavailableError,
+  statusLine,
+} from './errors.js';
+import { DEFAULT_RELAY_LIMITS, type Dialect, ExecRelay, type RelayClient, type RelayLimits } from './ExecRelay.js';
+import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
+import { ExecMetrics } from './ExecMetrics.js';
+import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js';
+import { OriginPolicy } from './OriginPolicy.js';
+import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
+
+/** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
+export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
+const BEARER_PREFIX = 'bearer.';
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  directory: InstanceDirectory;
+  verifier: TokenVerifier;
+  origins?: OriginPolicy;
+  logger: Logger;
+  limits?: Partial<RelayLimits>;
+  /** Sessions at once; further upgrades get 503 TOO_MANY_SESSIONS. */
+  maxSessions?: number;
+}
+
+interface SessionData {
+  dialect: Dialect;
+  protocol: string;
+  principal: Principal;
+  instance: InstanceSummary;
+  queryRequest: ExecRequest | null;
+  waitForAgentSeconds: number;
+  remote: string;
+  relay?: ExecRelay;
+  closed: boolean;
+}
+
+/** Headers copied in the upgrade handler: uWS's request object dies when it returns. */
+interface UpgradeHeaders {
+  instance: string;
+  key: string;
+  protocols: string[];
+  extensions: string;
+  authorization: string;
+  origin: string;
+  host: string;
+  query: string;
+  remote: string;
+}
+
+/**
+ * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` in
+ * both dialects, `GET /instances`, `GET /instances/{id}`, `GET /healthz`, `GET /metrics`.
+ */
+export class ApiServer {
+  readonly metrics = new ExecMetrics();
+  readonly #options: ApiServerOptions;
+  readonly #limits: RelayLimits;
+  readonly #origins: OriginPolicy;
+  readonly #relays = new Set<ExecRelay>();
+  readonly #audit: Logger;
+  #app: TemplatedApp | null = null;
+  #listenSocket: us_listen_socket | null = null;
+  #port = 0;
+  #stopping = false;
+
+  constructor(options: ApiServerOptions) {
+    this.#options = options;
+    this.#limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
+    this.#origins = options.origins ?? new OriginPolicy();
+    this.#audit = options.logger.child({ component: 'audit' });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get activeSessions(): number {
+    return this.#relays.size;
+  }
+
+  /** Listens; resolves with the bound port (useful with port 0). */
+  start(): Promise<number> {
+    const app = uWS.App();
+    this.#app = app;
+    app.ws<SessionData>('/instances/:id/exec', {
+      compression: uWS.DISABLED,
+      // A little over the frame limit, so an oversize frame gets FRAME_TOO_LARGE from us
+      // rather than a bare close from uWS.
+      maxPayloadLength: HEADER_SIZE + this.#limits.maxPayload + 64 * 1024,
+      // Our own high-water mark pauses the agent long before this; uWS must never drop.
+      maxBackpressure: 64 * 1024 * 1024,
+      closeOnBackpressureLimit: 0,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      open: (ws) => this.#open(ws),
+      message: (ws, message, isBinary) => ws.getUserData().relay?.clientMessage(message, isBinary),
+      drain: (ws) => ws.getUserData().relay?.clientDrain(),
+      close: (ws) => {
+        const data = ws.getUserData();
+        data.closed = true;
+        if (data.relay) {
+          data.relay.clientClosed();
+          this.#relays.delete(data.relay);
+        }
+      },
+    });
+    app.get('/instances/:id/exec', (res) =>
+      this.#sendError(res, { aborted: false }, new BadRequestError('this endpoint needs a WebSocket upgrade (GET with Upgrade: websocket)')),
+    );
+    app.get('/healthz', (res) => {
+      res.cork(() => {
+        res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: this.#stopping ? 'stopping' : 'ok', sessions: this.#relays.size }));
+      });
+    });
+    app.get('/metrics', (res) => this.#handle(res, async () => {
+      const body = await this.metrics.registry.metrics();
+      return { type: this.metrics.registry.contentType, body };
+    }));
+    app.get('/instances', (res, req) => {
+      const authorization = req.getHeader('authorization');
+      this.#handle(res, async () => {
+        const principal = await this.#authenticate(authorization, []);
+        const all = await this.#options.directory.list();
+        return { body: JSON.stringify(all.filter((i) => mayUseInstance(principal, i.id, i.name)).map(publicInstance)) };
+      });
+    });
+    app.get('/instances/:id', (res, req) => {
+      const authorization = req.getHeader('authorization');
+      const id = req.getParameter(0);
+      this.#handle(res, async () => {
+        const principal = await this.#authenticate(authorization, []);
+        const instance = await this.#findPermitted(decodeParameter(id), principal);
+        return { body: JSON.stringify(publicInstance(instance)) };
+      });
+    });
+    app.any('/*', (res, req) => this.#sendError(res, { aborted: false }, new NotFoundError(`${req.getMethod().toUpperCase()} ${req.getUrl()}`)));
+
+    return new Promise((resolve, reject) => {
+      app.listen(this.#options.host, this.#options.port, (token) => {
+        if (!token) {
+          reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}; is the port in use? Set --port or PORT`));
+          return;
+        }
+        this.#listenSocket = token;
+        this.#port = uWS.us_socket_local_port(token);
+        this.#options.logger.info({ host: this.#options.host, port: this.#port }, 'API server listening');
+        resolve(this.#port);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets running sessions finish for `graceMs`, then ends the rest with
+   * SHUTTING_DOWN (spec §8.1).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#listenSocket) {
+      uWS.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = null;
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.#relays.size > 0 && Date.now() < deadline) await delay(50);
+    for (const relay of [...this.#relays]) relay.shutdown();
+    // Let the close frames go out before the event loop is allowed to end.
+    await delay(20);
+    this.#options.logger.info('API server stopped');
+  }
+
+  // ---- WebSocket upgrade ----------------------------------------------------------------
+
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const headers: UpgradeHeaders = {
+      instance: req.getParameter(0),
+      key: req.getHeader('sec-websocket-key'),
+      protocols: req
+        .getHeader('sec-websocket-protocol')
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p !== ''),
+      extensions: req.getHeader('sec-websocket-extensions'),
+      authorization: req.getHeader('authorization'),
+      origin: req.getHeader('origin'),
+      host: req.getHeader('host'),
+      query: req.getQuery() ?? '',
+      remote: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    };
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    this.#authorizeUpgrade(headers).then(
+      (data) => {
+        if (state.aborted) return;
+        res.cork(() => res.upgrade<SessionData>(data, headers.key, data.protocol, headers.extensions, context));
+      },
+      (err) => this.#sendError(res, state, err),
+    );
+  }
+
+  async #authorizeUpgrade(h: UpgradeHeaders): Promise<SessionData> {
+    if (this.#stopping) throw new UnavailableError('the API server is shutting down; retry later');
+    if (!this.#origins.allows(h.origin, h.host)) throw new ForbiddenOriginError(h.origin);
+    const framed = h.protocols.includes(WEBSOCKET_SUBPROTOCOL);
+    const json = h.protocols.includes(JSON_SUBPROTOCOL);
+    const query = new URLSearchParams(h.query);
+    // Check the parameters before anything slower, so a bad request costs nothing.
+    const queryRequest = queryHasRequest(query) ? parseQueryRequest(query) : null;
+    const waitForAgentSeconds = parseWaitForAgent(query.get('wait_for_agent') ?? undefined);
+    const principal = await this.#authenticate(h.authorization, h.protocols);
+    const instance = await this.#findPermitted(decodeParameter(h.instance), principal);
+    if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
+    if (this.#options.maxSessions !== undefined && this.#relays.size >= this.#options.maxSessions) {
+      throw new ApiError(503, 'TOO_MANY_SESSIONS', `the server runs its maximum of ${this.#options.maxSessions} sessions; retry later`);
+    }
+    return {
+      dialect: framed ? 'framed' : 'compat',
+      protocol: framed ? WEBSOCKET_SUBPROTOCOL : json ? JSON_SUBPROTOCOL : '',
+      principal,
+      instance,
+      queryRequest,
+      waitForAgentSeconds,
+      remote: h.remote,
+      closed: false,
+    };
+  }
+
+  #open(ws: WebSocket<SessionData>): void {
+    const data = ws.getUserData();
+    const client: RelayClient = {
+      sendBinary: (bytes) => !data.closed && ws.send(bytes, true) !== 2,
+      sendText: (text) => !data.closed && ws.send(text, false) !== 2,
+      bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
+      end: (code, reason) => {
+        if (!data.closed) ws.end(code, reason.slice(0, 120));
+      },
+    };
+    const relay = new ExecRelay(client, {
+      dialect: data.dialect,
+      queryRequest: data.queryRequest,
+      waitForAgentSeconds: data.waitForAgentSeconds,
+      connectAgent: (wait, signal) => this.#options.directory.connectAgent(data.instance, wait, signal),
+      subject: data.principal.subject,
+      instance: data.instance.id,
+      remoteAddress: data.remote,
+      metrics: this.metrics,
+      audit: this.#audit,
+      limits: this.#limits,
+    });
+    data.relay = relay;
+    this.#relays.add(relay);
+    relay.open();
+  }
+
+  // ---- shared HTTP plumbing -------------------------------------------------------------
+
+  async #authenticate(authorization: string, protocols: string[]): Promise<Principal> {
+    let token = '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (m) token = m[1];
+    else if (authorization !== '') throw new UnauthorizedError('the Authorization header must be "Bearer <token>"');
+    if (!token) {
+      const offered = protocols.find((p) => p.startsWith(BEARER_PREFIX));
+      if (offered) token = offered.slice(BEARER_PREFIX.length);
+    }
+    if (!token) {
+      throw new UnauthorizedError('no token: send "Authorization: Bearer <token>" (browsers: offer the subprotocol "bearer.<token>")');
+    }
+    return this.#options.verifier.verify(token);
+  }
+
+  async #findPermitted(idOrName: string, principal: Principal): Promise<InstanceSummary> {
+    let instance: InstanceSummary | undefined;
+    try {
+      instance = await this.#options.directory.find(idOrName);
+    } catch (err) {
+      throw new BadRequestError((err as Error).message);
+    }
+    // A restricted token learns nothing about instances outside its list.
+    if (!instance) throw principal.instances ? new ForbiddenInstanceError(idOrName) : new InstanceNotFoundApiError(idOrName);
+    if (!mayUseInstance(principal, instance.id, instance.name)) throw new ForbiddenInstanceError(idOrName);
+    return instance;
+  }
+
+  #handle(res: HttpResponse, produce: () => Promise<{ body: string; type?: string }>): void {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
+    produce().then(
+      ({ body, type }) => {
+        if (state.aborted) return;
+        res.cork(() => res.writeHeader('content-type', type ?? 'application/json').end(body));
+      },
+      (err) => this.#sendError(res, state, err),
+    );
+  }
+
+  #sendError(res: HttpResponse, state: { aborted: boolean }, err: unknown): void {
+    if (state.aborted) return;
+    const e = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL_ERROR', `the server failed: ${(err as Error).message}`);
+    if (e.status === 500) this.#options.logger.error({ err }, 'request failed');
+    res.cork(() => {
+      res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ code: e.code, message: e.message }));
+    });
+  }
+}
+
+function publicInstance(i: InstanceSummary): InstanceSummary {
+  return { id: i.id, name: i.name, state: i.state, hypervisor: i.hypervisor };
+}
+
+function decodeParameter(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError(`instance id ${JSON.stringify(raw)} is not valid percent-encoding`);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,36 @@
+import type { Duplex } from 'node:stream';
+import { dialWithRetry } from '../dial/waitForAgent.js';
+import { dialerFor } from '../dial/dialerFor.js';
+import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
+import type { InstanceRecord } from '../registry/InstanceRecord.js';
+import { InstanceNotRunningError } from '../registry/errors.js';
+import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js';
+
+function summary(r: InstanceRecord): InstanceSummary {
+  return { id: r.id, name: r.name, state: r.state, hypervisor: r.hypervisor };
+}
+
+/** The API server's view of the instance registry and the vsock dialers. */
+export class RegistryDirectory implements InstanceDirectory {
+  readonly #registry: InstanceRegistry;
+
+  constructor(registry: InstanceRegistry) {
+    this.#registry = registry;
+  }
+
+  async find(idOrName: string): Promise<InstanceSummary | undefined> {
+    const r = await this.#registry.find(idOrName);
+    return r && summary(r);
+  }
+
+  async list(): Promise<InstanceSummary[]> {
+    return (await this.#registry.list()).map(summary);
+  }
+
+  async connectAgent(instance: InstanceSummary, waitForAgentSeconds: number, signal: AbortSignal): Promise<Duplex> {
+    // Re-read: the record may have changed since the upgrade was authorised.
+    const record = await this.#registry.get(instance.id);
+    if (record.state !== 'running') throw new InstanceNotRunningError(record.id, record.state);
+    return dialWithRetry(dialerFor(record), { timeoutSeconds: waitForAgentSeconds, signal });
+  }
+}

@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import yargs from 'yargs';
+import { DEFAULT_MAX_PAYLOAD } from '../../wire/index.js';
+import { type TokenKeyConfig } from './TokenVerifier.js';
+
+/** Everything the API server is configured with (flags, each with an environment variable). */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  tokenKey: TokenKeyConfig;
+  allowedOrigins: string[];
+  maxFrameSize: number;
+  maxSessions: number;
+  shutdownGraceSeconds: number;
+  logLevel: string;
+}
+
+export const DEFAULT_DATA_DIR = '/var/lib/hypeman';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG';
+}
+
+const ENV_HELP = `Every option can also be set by environment: HYPEMAN_HOST, PORT or HYPEMAN_PORT,
+HYPEMAN_DATA_DIR, HYPEMAN_JWT_SECRET, HYPEMAN_JWT_SECRET_FILE, HYPEMAN_JWT_PUBLIC_KEY,
+HYPEMAN_JWT_ALGORITHM, HYPEMAN_ALLOWED_ORIGINS (comma-separated), HYPEMAN_MAX_FRAME_SIZE,
+HYPEMAN_MAX_SESSIONS, HYPEMAN_SHUTDOWN_GRACE, HYPEMAN_LOG_LEVEL. Flags win.
+
+Tokens: HS256 with --jwt-secret (at least 32 bytes; or --jwt-secret-file), or RS256/ES256
+with --jwt-public-key FILE (PEM). A token's "sub" is audited; an "instances" claim (array of
+ids or names) limits the instances it may use.`;
+
+/** Parses the server's flags and environment. Returns null after printing --help/--version. */
+export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, version: string): Promise<ServerConfig | null> {
+  let printed = false;
+  const args = await yargs(argv)
+    .scriptName('hypeman-exec-server')
+    .usage('Usage: $0 [options]\n\nThe hypeman-exec API server: GET /instances/{id}/exec (WebSocket), /instances, /healthz, /metrics.')
+    .option('host', { type: 'string', default: env.HYPEMAN_HOST || '127.0.0.1', description: 'address to listen on' })
+    .option('port', { type: 'number', default: Number(env.HYPEMAN_PORT || env.PORT || 8080), description: 'port to listen on' })
+    .option('data-dir', { type: 'string', default: env.HYPEMAN_DATA_DIR || DEFAULT_DATA_DIR, description: 'where instance records live (<data-dir>/guests/<id>/)' })
+    .option('jwt-secret', { type: 'string', default: env.HYPEMAN_JWT_SECRET, description: 'HS256 secret for bearer tokens' })
+    .option('jwt-secret-file', { type: 'string', default: env.HYPEMAN_JWT_SECRET_FILE, description: 'file holding the HS256 secret' })
+    .option('jwt-public-key', { type: 'string', default: env.HYPEMAN_JWT_PUBLIC_KEY, description: 'PEM public key file for RS256/ES256 tokens' })
+    .option('jwt-algorithm', { choices: ['RS256', 'ES256'] as const, default: (env.HYPEMAN_JWT_ALGORITHM as 'RS256' | 'ES256') || 'RS256', description: 'algorithm of --jwt-public-key' })
+    .option('allowed-origins', { type: 'string', default: env.HYPEMAN_ALLOWED_ORIGINS || '', description: 'browser origins allowed besides the server\'s own (comma-separated; * allows any: avoid)' })
+    .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes' })
+    .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || 10_000), description: 'exec sessions at once' })
+    .option('shutdown-grace', { type: 'number', default: Number(env.HYPEMAN_SHUTDOWN_GRACE || 10), description: 'seconds running sessions get to finish on SIGTERM' })
+    .option('log-level', { type: 'string', default: env.HYPEMAN_LOG_LEVEL || 'info', description: 'pino log level (logs go to stderr)' })
+    .epilogue(ENV_HELP)
+    .version(version)
+    .help()
+    .strict()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new ConfigError(msg);
+    })
+    .parseAsync(argv, {}, (err, _a, output) => {
+      if (!err && output) {
+        process.stdout.write(`${output}\n`);
+        printed = true;
+      }
+    });
+  if (printed) return null;
+
+  let tokenKey: TokenKeyConfig;
+  if (args.jwtPublicKey) {
+    tokenKey = { kind: 'public-key', pem: await readFile(args.jwtPublicKey, 'utf8'), algorithms: [args.jwtAlgorithm] };
+  } else if (args.jwtSecretFile) {
+    tokenKey = { kind: 'secret', secret: (await readFile(args.jwtSecretFile, 'utf8')).trim() };
+  } else if (args.jwtSecret) {
+    tokenKey = { kind: 'secret', secret: args.jwtSecret };
+  } else {
+    throw new ConfigError('no token key: set --jwt-secret (or HYPEMAN_JWT_SECRET), --jwt-secret-file, or --jwt-public-key');
+  }
+  for (const [name, value, min] of [
+    ['--port', args.port, 0],
+    ['--max-frame-size', args.maxFrameSize, 1024],
+    ['--max-sessions', args.maxSessions, 1],
+    ['--shutdown-grace', args.shutdownGrace, 0],
+  ] as const) {
+    if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number ≥ ${min}, got ${value}`);
+  }
+  return {
+    host: args.host,
+    port: args.port,
+    dataDir: args.dataDir,
+    tokenKey,
+    allowedOrigins: args.allowedOrigins.split(',').map((o) => o.trim()).filter(Boolean),
+    maxFrameSize: args.maxFrameSize,
+    maxSessions: args.maxSessions,
+    shutdownGraceSeconds: args.shutdownGrace,
+    logLevel: args.logLevel,
+  };
+}

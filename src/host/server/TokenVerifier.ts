@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { UnauthorizedError } from './errors.js';
+
+/** Who is calling, from a verified token. */
+export interface Principal {
+  /** The token's `sub`: the audited subject. */
+  subject: string;
+  /** Instance ids or names the token is limited to; undefined means any instance. */
+  instances?: string[];
+}
+
+export type TokenKeyConfig =
+  | { kind: 'secret'; secret: string }
+  | { kind: 'public-key'; pem: string; algorithms: Array<'RS256' | 'ES256'> };
+
+/** Shortest HS256 secret accepted: 32 bytes, the size of the hash (RFC 7518 §3.2). */
+export const MIN_SECRET_BYTES = 32;
+
+/**
+ * Verifies bearer JWTs: HS256 with a shared secret, or RS256/ES256 with a public key.
+ * The `instances` claim (array of ids or names) restricts which instances a token may use.
+ */
+export class TokenVerifier {
+  readonly #key: Uint8Array | KeyObject;
+  readonly #algorithms: string[];
+
+  private constructor(key: Uint8Array | KeyObject, algorithms: string[]) {
+    this.#key = key;
+    this.#algorithms = algorithms;
+  }
+
+  static fromConfig(config: TokenKeyConfig): TokenVerifier {
+    if (config.kind === 'secret') {
+      const secret = new TextEncoder().encode(config.secret);
+      if (secret.length < MIN_SECRET_BYTES) {
+        throw new Error(`the JWT secret must be at least ${MIN_SECRET_BYTES} bytes long; generate one with: openssl rand -hex 32`);
+      }
+      return new TokenVerifier(secret, ['HS256']);
+    }
+    let key: KeyObject;
+    try {
+      key = createPublicKey(config.pem);
+    } catch (err) {
+      throw new Error(`the JWT public key is not a PEM public key: ${(err as Error).message}`);
+    }
+    return new TokenVerifier(key, config.algorithms);
+  }
+
+  static async fromPublicKeyFile(path: string, algorithms: Array<'RS256' | 'ES256'>): Promise<TokenVerifier> {
+    return TokenVerifier.fromConfig({ kind: 'public-key', pem: await readFile(path, 'utf8'), algorithms });
+  }
+
+  async verify(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#key, { algorithms: this.#algorithms }));
+    } catch (err) {
+      throw new UnauthorizedError(describeJoseError(err));
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+      throw new UnauthorizedError('the token has no "sub" claim; the server audits every session by subject');
+    }
+    const principal: Principal = { subject: payload.sub };
+    const instances = payload.instances;
+    if (instances !== undefined) {
+      if (!Array.isArray(instances) || !instances.every((i) => typeof i === 'string')) {
+        throw new UnauthorizedError('the token\'s "instances" claim must be an array of instance ids or names');
+      }
+      principal.instances = instances;
+    }
+    return principal;
+  }
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'the token has expired; get a new one';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid for this server';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not valid: ${err.reason}`;
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'the token is not a well-formed JWT';
+  return 'the token could not be verified';
+}
+
+/** Whether a principal may use an instance known by `id` and `name`. */
+export function mayUseInstance(principal: Principal, id: string, name: string): boolean {
+  return principal.instances === undefined || principal.instances.includes(id) || principal.instances.includes(name);
+}
+
+/** Signs an HS256 token (for development tokens and tests). */
+export async function signDevelopmentToken(
+  secret: string,
+  claims: { sub: string; instances?: string[] },
+  expiresIn: string = '30d',
+): Promise<string> {
+  return new SignJWT({ ...(claims.instances ? { instances: claims.instances } : {}) })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
+}

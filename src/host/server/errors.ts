@@ -1,0 +1,80 @@
+/**
+ * Failures answered before the WebSocket upgrade, as HTTP statuses with a JSON body
+ * `{"code","message"}` (spec §8.3).
+ */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class BadRequestError extends ApiError {
+  constructor(message: string) {
+    super(400, 'INVALID_REQUEST', message);
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  constructor(message: string) {
+    super(401, 'UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenOriginError extends ApiError {
+  constructor(origin: string) {
+    super(403, 'FORBIDDEN_ORIGIN', `origin ${origin} is not allowed; add it to --allowed-origins (HYPEMAN_ALLOWED_ORIGINS) on the server`);
+  }
+}
+
+export class ForbiddenInstanceError extends ApiError {
+  constructor(instance: string) {
+    super(403, 'FORBIDDEN_INSTANCE', `this token does not grant access to instance ${instance}; ask for a token whose "instances" claim includes it`);
+  }
+}
+
+export class InstanceNotFoundApiError extends ApiError {
+  constructor(instance: string) {
+    super(404, 'INSTANCE_NOT_FOUND', `no instance with id or name ${JSON.stringify(instance)}; list instances with GET /instances`);
+  }
+}
+
+export class InstanceNotRunningApiError extends ApiError {
+  constructor(instance: string, state: string) {
+    super(409, 'INSTANCE_NOT_RUNNING', `instance ${instance} is ${state}, not running; start it first`);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  constructor(path: string) {
+    super(404, 'NOT_FOUND', `no route for ${path}`);
+  }
+}
+
+export class UnavailableError extends ApiError {
+  constructor(message: string) {
+    super(503, 'SHUTTING_DOWN', message);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  426: 'Upgrade Required',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? 'Error'}`;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// hypeman-exec-server: the API server on its own, for hosts that run real VMs.
+import pino from 'pino';
+import { InstanceRegistry } from '../registry/InstanceRegistry.js';
+import { packageVersion } from '../version.js';
+import { ApiServer } from './ApiServer.js';
+import { OriginPolicy } from './OriginPolicy.js';
+import { RegistryDirectory } from './RegistryDirectory.js';
+import { ConfigError, parseServerConfig } from './ServerConfig.js';
+import { TokenVerifier } from './TokenVerifier.js';
+
+async function main(): Promise<number> {
+  const config = await parseServerConfig(process.argv.slice(2), process.env, packageVersion());
+  if (!config) return 0;
+  const logger = pino({ level: config.logLevel }, pino.destination(2));
+  const server = new ApiServer({
+    host: config.host,
+    port: config.port,
+    directory: new RegistryDirectory(new InstanceRegistry(config.dataDir)),
+    verifier: TokenVerifier.fromConfig(config.tokenKey),
+    origins: new OriginPolicy(config.allowedOrigins),
+    logger,
+    limits: { maxPayload: config.maxFrameSize },
+    maxSessions: config.maxSessions,
+  });
+  await server.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping');
+      process.removeAllListeners('SIGTERM');
+      process.removeAllListeners('SIGINT');
+      void server.stop(config.shutdownGraceSeconds * 1000).then(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`hypeman-exec-server: ${err instanceof ConfigError ? err.message : err.stack ?? err.message}\n`);
+    process.exitCode = 1;
+  },
+);

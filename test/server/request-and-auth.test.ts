@@ -1,0 +1,102 @@
+// The API server's request parsing, token verification and origin policy, on their own.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { SignJWT } from 'jose';
+import { ApiError } from '../../src/host/server/errors.js';
+import { parseJsonRequest, parseQueryRequest, queryHasRequest } from '../../src/host/server/ExecRequestParams.js';
+import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
+import { TokenVerifier, mayUseInstance, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
+
+const SECRET = 'x'.repeat(32);
+const rejects = (code: string) => (e: unknown) => e instanceof ApiError && e.code === code;
+
+describe('query requests (spec §8.1)', () => {
+  it('reads every parameter, repeated ones in order', () => {
+    const q = new URLSearchParams('command=ls&command=-l&command=%2Ftmp&tty=true&env=A%3D1&env=B%3Dx%3Dy&cwd=%2Fsrv&user=app&timeout=5&rows=30&cols=100');
+    assert.ok(queryHasRequest(q));
+    const r = parseQueryRequest(q);
+    assert.deepEqual(r.argv, ['ls', '-l', '/tmp']);
+    assert.equal(r.tty, true);
+    assert.deepEqual({ ...r.env }, { A: '1', B: 'x=y' });
+    assert.equal(r.cwd, '/srv');
+    assert.equal(r.user, 'app');
+    assert.equal(r.timeoutSeconds, 5);
+    assert.deepEqual(r.window, { rows: 30, cols: 100 });
+  });
+
+  it('does not count wait_for_agent as a request', () => {
+    assert.equal(queryHasRequest(new URLSearchParams('wait_for_agent=3')), false);
+  });
+
+  it('rejects bad values with 400 INVALID_REQUEST', () => {
+    for (const q of ['tty=maybe', 'timeout=-1', 'timeout=1.5', 'rows=10', 'rows=0&cols=1', 'env=NOEQUALS', 'env=%3Dv', 'command=a%00b']) {
+      assert.throws(() => parseQueryRequest(new URLSearchParams(q)), rejects('INVALID_REQUEST'), q);
+    }
+  });
+});
+
+describe('JSON requests (spec §8.2)', () => {
+  it('reads the original platform\'s request', () => {
+    const p = parseJsonRequest('{"command":["sh","-c","echo hi"],"tty":false,"env":{"K":"V"},"cwd":"/","timeout":3,"wait_for_agent":2}');
+    assert.deepEqual(p.request.argv, ['sh', '-c', 'echo hi']);
+    assert.deepEqual({ ...p.request.env }, { K: 'V' });
+    assert.equal(p.request.timeoutSeconds, 3);
+    assert.equal(p.waitForAgentSeconds, 2);
+  });
+
+  it('rejects what is not a request object', () => {
+    for (const t of ['nope', '[]', '"x"', '{"command":"ls"}', '{"tty":"yes"}', '{"env":{"A=B":"x"}}', '{"wait_for_agent":-1}', '{"wait_for_agent":100000}']) {
+      assert.throws(() => parseJsonRequest(t), rejects('INVALID_REQUEST'), t);
+    }
+  });
+});
+
+describe('TokenVerifier', () => {
+  it('accepts an HS256 token and reads sub and instances', async () => {
+    const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
+    const p = await v.verify(await signDevelopmentToken(SECRET, { sub: 'alice', instances: ['web-1'] }));
+    assert.deepEqual(p, { subject: 'alice', instances: ['web-1'] });
+    assert.equal(mayUseInstance(p, 'id-1', 'web-1'), true);
+    assert.equal(mayUseInstance(p, 'id-2', 'db-1'), false);
+  });
+
+  it('rejects a wrong signature, an expired token, garbage and a missing sub', async () => {
+    const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
+    await assert.rejects(v.verify(await signDevelopmentToken('y'.repeat(32), { sub: 'a' })), rejects('UNAUTHORIZED'));
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' }, '-1s')), rejects('UNAUTHORIZED'));
+    await assert.rejects(v.verify('not.a.jwt'), rejects('UNAUTHORIZED'));
+    const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    await assert.rejects(v.verify(noSub), rejects('UNAUTHORIZED'));
+  });
+
+  it('refuses an alg=none token and an HS256 token when a public key is configured', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const v = TokenVerifier.fromConfig({ kind: 'public-key', pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['ES256'] });
+    const good = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setSubject('bob').sign(privateKey);
+    assert.equal((await v.verify(good)).subject, 'bob');
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' })), rejects('UNAUTHORIZED'));
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`;
+    await assert.rejects(v.verify(none), rejects('UNAUTHORIZED'));
+  });
+
+  it('refuses a short secret at configuration time', () => {
+    assert.throws(() => TokenVerifier.fromConfig({ kind: 'secret', secret: 'short' }), /at least 32 bytes/);
+  });
+});
+
+describe('OriginPolicy', () => {
+  it('allows requests without Origin, and the server\'s own origin by default', () => {
+    const p = new OriginPolicy();
+    assert.equal(p.allows('', 'localhost:8080'), true);
+    assert.equal(p.allows('http://localhost:8080', 'localhost:8080'), true);
+    assert.equal(p.allows('http://evil.example', 'localhost:8080'), false);
+    assert.equal(p.allows('null', 'localhost:8080'), false);
+  });
+
+  it('allows listed origins, normalised', () => {
+    const p = new OriginPolicy(['https://console.example/']);
+    assert.equal(p.allows('HTTPS://console.example', 'api:8080'), true);
+    assert.equal(p.allows('https://other.example', 'api:8080'), false);
+  });
+});
