@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "vsock",
+      "sources": ["vsock.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}
