@@ -22,6 +22,9 @@ export function connectError(error: unknown, target: string): VsockError {
   const errno = errnoName(error);
   const details = { errno, syscall: (error as { syscall?: string }).syscall, cause: error };
   switch (errno) {
+    // The native module's own copy of the safety rule (refuseForbiddenCid runs first, so rarely seen).
+    case 'FORBIDDEN_CID':
+      return new VsockError('VSOCK_FORBIDDEN_CID', `refusing to connect to ${target}: the host, the wildcard or this machine's own CID`, details);
     // vsock answers a port nobody listens on with a reset, where TCP and Unix sockets say refused.
     case 'ECONNREFUSED':
     case 'ECONNRESET':
