@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AgentStartError } from './errors.js';
 import type { ListenAddress } from './ListenAddress.js';
 import { openNetListener, type Listener } from './NetListener.js';
+import { openVsockListener } from './VsockListener.js';
 
 export type { Listener } from './NetListener.js';
 
@@ -19,6 +19,6 @@ export async function openListener(address: ListenAddress, onConnection: (socket
     case 'tcp':
       return openNetListener(address, onConnection, (error) => options.log.warn({ err: error.message, address: address.kind }, 'accepting a connection failed'));
     case 'vsock':
-      throw new AgentStartError('LISTEN_FAILED', `cannot listen on vsock:${address.port}: this build has no AF_VSOCK support; use --listen unix:PATH or tcp:127.0.0.1:PORT`);
+      return openVsockListener(address, onConnection, options.vsockWaitSeconds, options.log);
   }
 }
