@@ -67,6 +67,31 @@ describe('memory under a slow reader', () => {
   });
 });
 
+describe('memory under a slow consumer of stdin', () => {
+  const agentOf = useAgent();
+
+  it('256 MiB of stdin to a command that reads late is not buffered by the agent', async (t) => {
+    const agent = agentOf();
+    await runCommand(agent.socketPath, { argv: ['true'] });
+    writeFileSync(`/proc/${agent.pid}/clear_refs`, '5');
+    const rssBefore = agent.statusKb('VmRSS');
+    const c = await ExecConnection.open(agent.socketPath);
+    c.start({ argv: ['sh', '-c', 'sleep 1; wc -c'] });
+    const chunk = Buffer.alloc(64 * 1024, 'z');
+    for (let sent = 0; sent < 256 * 1024 * 1024; sent += chunk.length) {
+      // Honour the socket: the agent stops reading while the command's stdin is full.
+      if (!c.socket.write(encodeDataFrame(T.Stdin, chunk))) await new Promise((r) => c.socket.once('drain', r));
+    }
+    c.closeStdin();
+    const r = await c.finish();
+    c.destroy();
+    const peakKb = agent.statusKb('VmHWM');
+    t.diagnostic(`agent RSS before ${Math.round(rssBefore / 1024)} MiB, peak while taking 256 MiB of stdin ${Math.round(peakKb / 1024)} MiB`);
+    assert.equal(r.stdout.toString().trim(), String(256 * 1024 * 1024));
+    assert.ok(peakKb < rssBefore + 128 * 1024, `peak RSS ${peakKb} kB grew more than 128 MiB over ${rssBefore} kB`);
+  });
+});
+
 describe('resources after many sessions', () => {
   const agentOf = useAgent();
 
