@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import * as nodePty from 'node-pty';
 import { FrameType } from '../wire/index.js';
 import type { CommandObserver } from './Command.js';
@@ -10,13 +11,17 @@ import { TerminalInput } from './TerminalInput.js';
 
 /**
  * The parts of node-pty's UnixTerminal its typings leave out: the master descriptor, the
- * 'close' event (end of output: EIO once no process holds the terminal) and destroy().
+ * 'close' event (end of output: EIO once no process holds the terminal), its socket's 'end'
+ * event, and destroy().
  */
 interface UnixTerminal extends nodePty.IPty {
   readonly fd: number;
-  on(event: 'close', listener: () => void): void;
+  on(event: 'close' | 'end', listener: () => void): void;
   destroy(): void;
 }
+
+/** Bytes per read of what the terminal still holds after a premature end of file. */
+const DRAIN_CHUNK = 64 * 1024;
 
 /**
  * A command under a pseudo-terminal (node-pty). The helper is the terminal's session
@@ -62,6 +67,7 @@ export class PtyCommand extends HelperCommand {
     this.#input = new TerminalInput(pty.fd, () => this.observer.stdinDrained());
     // With encoding null node-pty hands out Buffers, whatever its typings say.
     pty.onData((chunk) => this.observer.output(FrameType.Stdout, chunk as unknown as Buffer));
+    pty.on('end', () => this.#drainAfterHangUp(pty.fd));
     pty.on('close', () => this.#terminalClosed());
     pty.onExit(({ exitCode, signal }) => {
       this.#terminalClosed();
@@ -102,6 +108,28 @@ export class PtyCommand extends HelperCommand {
     this.#terminalClosed();
     // Closing the master hangs the terminal up: later writes by its processes fail with EIO.
     pty.destroy();
+  }
+
+  /**
+   * libuv ends a stream when poll reports POLLHUP after a short read (uv__stream_io), but a
+   * terminal's master reports POLLHUP as soon as the last process closes the terminal while
+   * up to ~64 KiB of its output are still in the kernel's buffers, and reads are always
+   * short (n_tty hands out at most 4 KiB). So 'end' can come early; the rest is read here,
+   * synchronously (the descriptor is closed right after 'end'), until the kernel says EIO:
+   * nothing left, nobody holds the terminal.
+   */
+  #drainAfterHangUp(fd: number): void {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(DRAIN_CHUNK);
+      let n: number;
+      try {
+        n = readSync(fd, chunk);
+      } catch {
+        return; // EIO: drained; EAGAIN: reopened by someone, not ours to wait for
+      }
+      if (n === 0) return;
+      this.observer.output(FrameType.Stdout, chunk.subarray(0, n));
+    }
   }
 
   #terminalClosed(): void {

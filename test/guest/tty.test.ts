@@ -43,6 +43,22 @@ describe('terminal sessions', () => {
     assert.equal(r.exit?.code, 0, c.describe());
   });
 
+  it('delivers large output written just before exit', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const c = await tty(['sh', '-c', "head -c 3000000 /dev/zero | tr '\\0' a"]);
+        const r = await c.finish();
+        c.destroy();
+        return r;
+      }),
+    );
+    for (const r of runs) {
+      assert.equal(r.stdout.length, 3_000_000);
+      assert.equal(r.stdout.toString().replaceAll('a', ''), '');
+      assert.equal(r.exit!.stdoutBytes, 3_000_000);
+    }
+  });
+
   it('defaults to 24 rows by 80 columns', async () => {
     const c = await tty(['stty', 'size']);
     const r = await c.finish();
