@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // hypeman-exec-agent: the guest agent. Listens for exec sessions (vsock, unix, loopback
 // tcp) and runs each session's command in the container root. See src/guest/README.md.
-import { pino, type Logger } from 'pino';
 import { parseAgentOptions } from './AgentCli.js';
+import { createAgentLog } from './AgentLog.js';
 import { AgentServer } from './AgentServer.js';
 import { AgentStartError } from './errors.js';
 import { openListener, type Listener } from './Listeners.js';
@@ -20,7 +20,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${options.output}\n`);
     return options.exit;
   }
-  const log = pino({ name: 'hypeman-exec-agent', level: options.logLevel }, pino.destination({ fd: 2, sync: false }));
+  const agentLog = createAgentLog(options.logLevel);
+  const log = agentLog.log;
 
   let server: AgentServer;
   const listeners: Listener[] = [];
@@ -45,7 +46,7 @@ async function main(): Promise<number> {
   } catch (error) {
     const message = error instanceof AgentStartError ? error.message : `cannot start: ${(error as Error).message}`;
     log.fatal({ code: (error as AgentStartError).code }, message);
-    await flush(log);
+    await agentLog.close();
     process.stderr.write(`hypeman-exec-agent: ${message}\n`);
     await Promise.all(listeners.map((l) => l.close()));
     return 1;
@@ -67,12 +68,8 @@ async function main(): Promise<number> {
   });
   await stopped;
   log.info('stopped');
-  await flush(log);
+  await agentLog.close();
   return 0;
-}
-
-function flush(log: Logger): Promise<void> {
-  return new Promise((resolve) => log.flush(() => resolve()));
 }
 
 main().then(

@@ -1,7 +1,10 @@
 // What the agent holds and leaves behind: memory under a slow reader, descriptors after many
 // sessions, processes after clients vanish, many sessions at once, limits and shutdown.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import {
@@ -214,6 +217,32 @@ describe('session limit and shutdown', () => {
       running[1].destroy();
     } finally {
       await agent.stop();
+    }
+  });
+
+  it('exits on SIGTERM even when nobody reads its stderr (a stuck console)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hx-stuck-log-'));
+    const fifo = join(dir, 'stderr');
+    execFileSync('mkfifo', [fifo]);
+    const stderr = openSync(fifo, 'r+'); // never read: fills at 64 KiB
+    const socketPath = join(dir, 'agent.sock');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/guest/main.ts', '--listen', `unix:${socketPath}`, '--log-level', 'debug'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      stdio: ['ignore', 'ignore', stderr],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitUntil(() => existsSync(socketPath), 'the agent listens');
+      for (let i = 0; i < 300; i++) await runCommand(socketPath, { argv: ['true'] }); // far more log than 64 KiB
+      child.kill('SIGTERM');
+      const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(guard);
+      assert.equal(code, 0);
+    } finally {
+      child.kill('SIGKILL');
+      closeSync(stderr);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
