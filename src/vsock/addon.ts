@@ -40,7 +40,7 @@ export interface NativeAddon {
   readonly READABLE: number;
   readonly WRITABLE: number;
   localCid(): number | null;
-  /** The native module's own copy of the safety rule: 0, 1, 2, the wildcard, this machine's CID. */
+  /** The native module's own copy of the safety rule: 0, 1, 2, the wildcard, this machine's CID (ioctl, else a bind probe; unsure = forbidden). */
   forbiddenCid(cid: number): boolean;
   vsockListen(cid: number, port: number, backlog: number): { socket: NativeSocket; port: number };
   vsockConnect(cid: number, port: number): { socket: NativeSocket; pending: boolean };

@@ -18,7 +18,7 @@ export function refuseForbiddenCid(cid: number): void {
   if (cid === VMADDR_CID_LOCAL) refuse('it is this machine (vsock loopback)');
   if (cid === VMADDR_CID_HOST) refuse('it is the host');
   if (cid === VMADDR_CID_ANY) refuse('VMADDR_CID_ANY is a wildcard for listening, not an address');
-  if (cid === localCid()) refuse("it is this machine's own CID");
-  // The native module keeps its own copy of the rule; it must agree.
-  if (loadAddon().forbiddenCid(cid)) refuse('the native module refuses it');
+  // localCid() needs /dev/vsock, which is often root-only: the native module also asks the
+  // kernel by binding a socket to the CID (only a local CID binds), and refuses when unsure.
+  if (cid === localCid() || loadAddon().forbiddenCid(cid)) refuse("it is this machine's own CID");
 }

@@ -412,12 +412,44 @@ static int read_local_cid(uint32_t *cid) {
   return err;
 }
 
+static struct sockaddr_vm vsock_address(uint32_t cid, uint32_t port) {
+  struct sockaddr_vm address;
+  memset(&address, 0, sizeof address);
+  address.svm_family = AF_VSOCK;
+  address.svm_cid = cid;
+  address.svm_port = port;
+  return address;
+}
+
+/*
+ * Whether cid is one of this machine's own, asked of the kernel by binding the unbound vsock
+ * socket fd to it: the kernel binds only a local CID (else EADDRNOTAVAIL, leaving fd unbound
+ * and usable). Unlike the /dev/vsock ioctl this needs no privilege (/dev/vsock is often
+ * root-only). 1 = local (fd is now bound), 0 = not local, -1 = cannot tell (errno set).
+ */
+static int bind_probe_is_local(int fd, uint32_t cid) {
+  struct sockaddr_vm address = vsock_address(cid, VMADDR_PORT_ANY);
+  if (bind(fd, (struct sockaddr *)&address, sizeof address) == 0) return 1;
+  return errno == EADDRNOTAVAIL ? 0 : -1;
+}
+
+/* The static part of the safety rule: the hypervisor (0), loopback (1), the host (2), the wildcard. */
+static int is_reserved_cid(uint32_t cid) {
+  return cid <= VMADDR_CID_HOST || cid == VMADDR_CID_ANY;
+}
+
 /* The last line of the safety rule, also enforced (with better messages) in TypeScript: never
- * connect to the hypervisor (0, 1 = local, 2 = host), to the wildcard, or to this machine. */
+ * connect to the hypervisor, the host, the wildcard, or this machine (by ioctl or bind probe). */
 static int is_forbidden_cid(uint32_t cid) {
   uint32_t local;
-  if (cid <= VMADDR_CID_HOST || cid == VMADDR_CID_ANY) return 1;
-  return read_local_cid(&local) == 0 && cid == local;
+  int fd, local_by_bind;
+  if (is_reserved_cid(cid)) return 1;
+  if (read_local_cid(&local) == 0 && cid == local) return 1;
+  /* No vsock socket, no vsock connect either: vsockConnect probes again on its own socket. */
+  if ((fd = new_socket(AF_VSOCK)) < 0) return 0;
+  local_by_bind = bind_probe_is_local(fd, cid);
+  close(fd);
+  return local_by_bind != 0; /* -1, cannot tell: refuse */
 }
 
 static napi_value local_cid(napi_env env, napi_callback_info info) {
@@ -466,15 +498,6 @@ static int start_connect(napi_env env, int fd, const struct sockaddr *address, s
   return -1;
 }
 
-static struct sockaddr_vm vsock_address(uint32_t cid, uint32_t port) {
-  struct sockaddr_vm address;
-  memset(&address, 0, sizeof address);
-  address.svm_family = AF_VSOCK;
-  address.svm_cid = cid;
-  address.svm_port = port;
-  return address;
-}
-
 /* vsockListen(cid, port, backlog) -> { socket, port } (port: the bound one, for VMADDR_PORT_ANY) */
 static napi_value vsock_listen(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -497,18 +520,26 @@ static napi_value vsock_listen(napi_env env, napi_callback_info info) {
   return make_result(env, adopt_fd(env, fd), "port", make_u32(env, address.svm_port));
 }
 
+static napi_value throw_forbidden_cid(napi_env env) {
+  throw_coded(env, "FORBIDDEN_CID", "refusing to connect to the host, the wildcard or this machine's own CID", 0, "connect");
+  return NULL;
+}
+
 /* vsockConnect(cid, port) -> { socket, pending } */
 static napi_value vsock_connect(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  uint32_t cid, port;
+  uint32_t cid, port, local;
   struct sockaddr_vm address;
-  int fd, pending;
+  int fd, pending, local_by_bind;
   if (get_args(env, info, 2, argv, NULL) < 0 || get_u32(env, argv[0], &cid) < 0 || get_u32(env, argv[1], &port) < 0) return NULL;
-  if (is_forbidden_cid(cid)) {
-    throw_coded(env, "FORBIDDEN_CID", "refusing to connect to the host, the wildcard or this machine's own CID", 0, "connect");
-    return NULL;
-  }
+  if (is_reserved_cid(cid) || (read_local_cid(&local) == 0 && cid == local)) return throw_forbidden_cid(env);
   if ((fd = new_socket(AF_VSOCK)) < 0) return throw_errno(env, errno, "socket");
+  /* On the socket that will connect, so that no other check can disagree with this one; fails closed. */
+  if ((local_by_bind = bind_probe_is_local(fd, cid)) != 0) {
+    int err = errno;
+    close(fd);
+    return local_by_bind > 0 ? throw_forbidden_cid(env) : throw_errno(env, err, "bind (local CID probe)");
+  }
   address = vsock_address(cid, port);
   if ((pending = start_connect(env, fd, (struct sockaddr *)&address, sizeof address)) < 0) return NULL;
   return make_result(env, adopt_fd(env, fd), "pending", make_bool(env, pending));
