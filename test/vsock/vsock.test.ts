@@ -3,6 +3,9 @@
 // is not ours. The refusal is tested with the native connect replaced by a trap.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAddon, type NativeAddon } from '../../src/vsock/addon.js';
 import { connectVsock, localCid, VMADDR_CID_ANY, VMADDR_PORT_ANY, VsockError, VsockServer } from '../../src/vsock/index.js';
@@ -89,6 +92,21 @@ describe('connectVsock refuses forbidden CIDs before any connect()', () => {
     await assert.rejects(connectVsock({ cid: own, port: 2222 }), /this machine's own CID/);
   });
 
+  it("this machine's own CID when /dev/vsock cannot be read (localCid() is null)", async () => {
+    const own = localCid() as number;
+    const realLocalCid = addon.localCid;
+    addon.localCid = () => null; // as for a user who may not open the root-only /dev/vsock
+    try {
+      await assert.rejects(connectVsock({ cid: own, port: 2222 }), (error: unknown) => {
+        assert.ok(hasCode('VSOCK_FORBIDDEN_CID')(error), String(error));
+        assert.match((error as Error).message, /this machine's own CID/);
+        return true;
+      });
+    } finally {
+      addon.localCid = realLocalCid;
+    }
+  });
+
   it('the native module holds the same rule (asked, not exercised)', () => {
     for (const cid of [0, 1, 2, VMADDR_CID_ANY, localCid() as number]) assert.equal(addon.forbiddenCid(cid), true, `CID ${cid}`);
     assert.equal(addon.forbiddenCid((localCid() as number) + 1000), false);
@@ -104,6 +122,46 @@ describe('connectVsock refuses forbidden CIDs before any connect()', () => {
     await assert.rejects(connectVsock({ cid: -1, port: 2222 }), RangeError);
     await assert.rejects(connectVsock({ cid: 3.5, port: 2222 }), RangeError);
     await assert.rejects(connectVsock({ cid: 1000, port: 2 ** 32 }), RangeError);
+  });
+});
+
+// The native refusal itself, run where it matters most: as a user who cannot open the
+// root-only /dev/vsock, so localCid() is null and only the kernel's bind check knows this
+// machine's CID. strace replaces every connect() syscall with an injected EPERM, so even a
+// broken refusal could not reach this machine's own CID.
+describe('the native refusal as an unprivileged user, with connect() stubbed out by strace', () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  const hasTool = (tool: string) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
+  const skip = process.getuid?.() !== 0 ? 'needs root, to drop to nobody' : !hasTool('strace') || !hasTool('setpriv') ? 'needs strace and setpriv' : false;
+  const probe = `
+    const own = Number(process.env.OWN_CID);
+    const vsock = await import('./src/vsock/index.ts');
+    const { loadAddon } = await import('./src/vsock/addon.ts');
+    const outcome = async (connect) => { try { await connect(); return 'CONNECTED'; } catch (e) { return e.code; } };
+    console.log(JSON.stringify({
+      localCid: vsock.localCid(),
+      connectVsock: await outcome(() => vsock.connectVsock({ cid: own, port: 2222, timeoutMs: 1000 })),
+      nativeConnect: await outcome(() => loadAddon().vsockConnect(own, 2222).socket.close()),
+    }));`;
+
+  it("refuses this machine's own CID in connectVsock and in the native vsockConnect, making no vsock connect()", { skip }, (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vsock-strace-'));
+    try {
+      const trace = join(dir, 'trace');
+      const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+      const result = spawnSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=connect', '-e', 'inject=connect:error=EPERM', ...nobody, process.execPath, '--import', 'tsx', '--input-type=module', '-e', probe], {
+        cwd: root,
+        env: { ...process.env, OWN_CID: String(localCid()) },
+        encoding: 'utf8',
+      });
+      if (result.status !== 0 && /ptrace/i.test(result.stderr)) return t.skip(`strace cannot trace here: ${result.stderr.trim()}`);
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { localCid: null, connectVsock: 'VSOCK_FORBIDDEN_CID', nativeConnect: 'FORBIDDEN_CID' });
+      const vsockConnects = readFileSync(trace, 'utf8').split('\n').filter((line) => /connect\(.*AF_VSOCK/.test(line));
+      assert.deepEqual(vsockConnects, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
