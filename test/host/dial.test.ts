@@ -5,11 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { HybridVsockDialer } from '../../src/host/dial/HybridVsockDialer.js';
 import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
 import { dialWithRetry } from '../../src/host/dial/waitForAgent.js';
 import { AgentDialError } from '../../src/host/dial/errors.js';
+import { NativeVsockDialer } from '../../src/host/dial/NativeVsockDialer.js';
+import { loadAddon, type NativeAddon } from '../../src/vsock/addon.js';
+import { localCid } from '../../src/vsock/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hypeman-dial-'));
 let n = 0;
@@ -119,43 +122,6 @@ describe('HybridVsockMux', () => {
     return scripted((s) => s.pipe(s));
   }
 
-  /** Sends `send`, collects the answer, and hangs up once `expect` bytes came (or at close). */
-  function raw(path: string, send: string | Buffer, expect = Infinity): Promise<Buffer> {
-    return new Promise((resolve) => {
-      const c = connect(path, () => c.write(send));
-      const parts: Buffer[] = [];
-      c.on('data', (d) => {
-        parts.push(d);
-        if (Buffer.concat(parts).length >= expect) c.end();
-      });
-      c.on('close', () => resolve(Buffer.concat(parts)));
-      c.on('error', () => undefined);
-    });
-  }
-
-  it('answers OK <port> from 2^30 up and relays bytes sent after the newline', async () => {
-    const guest = await echoGuest();
-    const mux = new HybridVsockMux({ socketPath: socketPath(), ports: { 2222: guest.path } });
-    await mux.listen();
-    const first = await raw(mux.socketPath, 'CONNECT 2222\nping', 18);
-    assert.equal(first.toString(), 'OK 1073741824\nping');
-    const second = await raw(mux.socketPath, 'connect   2222  \nx', 15);
-    assert.equal(second.toString(), 'OK 1073741825\nx');
-    await mux.close();
-    await closeServer(guest.server);
-  });
-
-  it('closes without an answer for a port nobody listens on, a bad command, or an over-long line', async () => {
-    const guest = await echoGuest();
-    const mux = new HybridVsockMux({ socketPath: socketPath(), ports: { 2222: guest.path, 7: join(dir, 'nobody.sock') } });
-    await mux.listen();
-    for (const line of ['CONNECT 1234\n', 'CONNECT 7\n', 'HELLO 2222\n', 'CONNECT abc\n', `CONNECT ${'2'.repeat(40)}\n`]) {
-      assert.equal((await raw(mux.socketPath, line)).length, 0, line);
-    }
-    await mux.close();
-    await closeServer(guest.server);
-  });
-
   it('works with the dialer end to end', async () => {
     const guest = await echoGuest();
     const mux = new HybridVsockMux({ socketPath: socketPath(), ports: { 2222: guest.path } });
@@ -196,8 +162,103 @@ describe('dialWithRetry (wait for agent)', () => {
     await mux.close();
   });
 
+  it('succeeds when the hypervisor socket itself appears late (the VM is still starting)', async () => {
+    const guest = await scripted((s) => s.end('up'));
+    const mux = new HybridVsockMux({ socketPath: socketPath(), ports: { 2222: guest.path } });
+    const late = setTimeout(() => void mux.listen(), 200);
+    const stream = await dialWithRetry(new HybridVsockDialer({ socketPath: mux.socketPath }), { timeoutSeconds: 10 });
+    assert.equal((await readAll(stream)).toString(), 'up');
+    clearTimeout(late);
+    await mux.close();
+    await closeServer(guest.server);
+  });
+
+  it('does not retry what waiting cannot cure (a socket that is not a hypervisor)', async () => {
+    let attempts = 0;
+    const { path, server } = await scripted((s) => {
+      attempts++;
+      s.resume();
+      s.end('SSH-2.0-OpenSSH\n');
+    });
+    await assert.rejects(dialWithRetry(new HybridVsockDialer({ socketPath: path }), { timeoutSeconds: 10 }), failsWith('HANDSHAKE_PROTOCOL'));
+    assert.equal(attempts, 1);
+    await closeServer(server);
+  });
+
+  it('cuts short an attempt still waiting at the deadline, whatever its own handshake timeout', async () => {
+    const held: Socket[] = [];
+    const { path, server } = await scripted((s) => held.push(s));
+    const dialer = new HybridVsockDialer({ socketPath: path, handshakeTimeoutMs: 600_000 });
+    await assert.rejects(dialWithRetry(dialer, { timeoutSeconds: 0.2 }), (e: unknown) => {
+      assert.ok(failsWith('AGENT_WAIT_TIMEOUT')(e));
+      assert.match((e as Error).message, /first attempt was still waiting/);
+      return true;
+    });
+    held.forEach((s) => s.destroy());
+    await closeServer(server);
+  });
+
+  it('stops waiting when aborted, with DIAL_ABORTED', async () => {
+    const mux = new HybridVsockMux({ socketPath: socketPath(), ports: {} });
+    await mux.listen();
+    const ac = new AbortController();
+    const waiting = dialWithRetry(new HybridVsockDialer({ socketPath: mux.socketPath }), { timeoutSeconds: 60, signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(waiting, failsWith('DIAL_ABORTED'));
+    await mux.close();
+  });
+
   it('does not retry when there is no time to wait', async () => {
     await assert.rejects(dialWithRetry(new HybridVsockDialer({ socketPath: join(dir, 'none.sock') }), { timeoutSeconds: 0 }), failsWith('VSOCK_SOCKET_UNAVAILABLE'));
+  });
+});
+
+describe('NativeVsockDialer (QEMU vhost-vsock)', () => {
+  // No AF_VSOCK connect is ever made here: the native connect is replaced by a trap that
+  // records the CID and fails the way the kernel would. CID 2 and this machine's own CID
+  // must be refused before the trap is even reached.
+  let addon: NativeAddon;
+  let realConnect: NativeAddon['vsockConnect'];
+  const attempts: number[] = [];
+  let trapErrno = 'ECONNRESET';
+  before(() => {
+    addon = loadAddon();
+    realConnect = addon.vsockConnect;
+    addon.vsockConnect = (cid) => {
+      attempts.push(cid);
+      throw Object.assign(new Error(`trapped connect to CID ${cid}`), { code: trapErrno, syscall: 'connect' });
+    };
+  });
+  after(() => {
+    addon.vsockConnect = realConnect;
+  });
+
+  it("refuses the host's CID and this machine's own, without any connect", async () => {
+    for (const cid of [2, localCid() as number]) {
+      await assert.rejects(new NativeVsockDialer({ cid }).dial(), (e: unknown) => {
+        assert.ok(failsWith('VSOCK_FORBIDDEN_CID')(e), String(e));
+        assert.equal((e as AgentDialError).retryable, false);
+        return true;
+      });
+    }
+    assert.deepEqual(attempts, []);
+  });
+
+  it('reports a guest port nobody listens on (vsock answers with a reset) as AGENT_NOT_LISTENING, retryable', async () => {
+    const guestCid = (localCid() as number) + 1000;
+    trapErrno = 'ECONNRESET';
+    await assert.rejects(new NativeVsockDialer({ cid: guestCid }).dial(), (e: unknown) => {
+      assert.ok(failsWith('AGENT_NOT_LISTENING')(e), String(e));
+      assert.equal((e as AgentDialError).retryable, true);
+      return true;
+    });
+    trapErrno = 'EHOSTUNREACH';
+    await assert.rejects(new NativeVsockDialer({ cid: guestCid }).dial(), (e: unknown) => {
+      assert.ok(failsWith('VSOCK_IO')(e), String(e));
+      assert.match((e as Error).message, /vsock cid \d+ port 2222/);
+      return true;
+    });
+    assert.deepEqual(attempts, [guestCid, guestCid]);
   });
 });
 

@@ -49,7 +49,7 @@ export class HybridVsockDialer implements AgentDialer {
       let phase: 'connect' | 'handshake' = 'connect';
       let line: Buffer = Buffer.alloc(0);
       let settled = false;
-      let timer = setTimeout(() => fail(new DialTimeoutError('connect', this.#connectTimeoutMs)), this.#connectTimeoutMs);
+      let timer = setTimeout(() => fail(new DialTimeoutError('connect', this.#connectTimeoutMs, this.#socketPath)), this.#connectTimeoutMs);
 
       const onAbort = () => fail(new DialAbortedError());
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -94,7 +94,7 @@ export class HybridVsockDialer implements AgentDialer {
       socket.once('connect', () => {
         phase = 'handshake';
         clearTimeout(timer);
-        timer = setTimeout(() => fail(new DialTimeoutError('handshake', this.#handshakeTimeoutMs)), this.#handshakeTimeoutMs);
+        timer = setTimeout(() => fail(new DialTimeoutError('handshake', this.#handshakeTimeoutMs, this.#socketPath)), this.#handshakeTimeoutMs);
         socket.on('data', onData);
         socket.write(`CONNECT ${this.#port}\n`);
       });

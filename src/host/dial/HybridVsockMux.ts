@@ -1,47 +1,51 @@
 import { unlink } from 'node:fs/promises';
 import { type Server, type Socket, connect, createServer } from 'node:net';
+import { CONNECT_COMMAND_BUFFER, INVALID, NEED_MORE, parseConnectCommand } from './ConnectCommand.js';
 
-/** The muxer reads the command into a buffer of this size; no newline by then: dropped. */
-export const MUX_COMMAND_BUFFER = 32;
+/** Cloud Hypervisor's muxer holds at most this many connections (unix/mod.rs MAX_CONNECTIONS). */
+export const MUX_MAX_CONNECTIONS = 1023;
 
-/** Cloud Hypervisor and Firecracker hand out host-side ports from 2^30 upwards. */
-const FIRST_LOCAL_PORT = 1 << 30;
+/** Host-side ports are handed out in [2^30, 2^31), skipping those in use (muxer.rs). */
+const LOCAL_PORT_BASE = 1 << 30;
 
 export interface HybridVsockMuxOptions {
   /** Where the simulated hypervisor socket listens (the VM's `--vsock socket=` path). */
   socketPath: string;
   /** Guest vsock port → Unix socket where the guest-side listener for that port is. */
   ports: ReadonlyMap<number, string> | Record<number, string>;
+  /** Connections held at once; more are closed without an answer. Default as the real one. */
+  maxConnections?: number;
 }
 
 /**
- * A faithful stand-in for the host side of Cloud Hypervisor's / Firecracker's hybrid vsock
- * device, for machines that cannot run a VM. Everything above the Unix socket runs the code
- * path of a real VM.
+ * A stand-in for the host side of Cloud Hypervisor's hybrid vsock device, for machines that
+ * cannot run a VM: everything above this Unix socket runs the code path of a real VM.
+ * What a client can observe, and the few places where it differs from the real device, are
+ * listed in src/host/README.md ("The simulated hypervisor socket").
  *
- * Like the real muxer: a client writes `CONNECT <port>\n` (the keyword in any case, words
- * separated by whitespace); the command must fit 32 bytes; the answer is `OK <local port>\n`
- * with local ports counted up from 2^30, written before any guest byte; bytes the client
- * sent after the newline go to the guest; an invalid command, or a port nobody listens on,
- * closes the connection without an answer. Afterwards bytes are relayed both ways with
- * backpressure and half-closes passed on.
- *
- * Known differences a client could observe: the guest side is a Unix socket, so a guest
- * that resets its connection is seen as a close (the real device also reports a close);
- * connection refusal is immediate, while a real guest answers after a virtqueue round trip.
+ * Like the real muxer: the command is parsed by parseConnectCommand (byte by byte, 32-byte
+ * buffer); an invalid command, end of stream before the newline, a port nobody listens on
+ * (the guest answers RST) or a full connection table close the socket without an answer;
+ * otherwise `OK <local port>\n` is written before any guest byte, bytes the client sent
+ * after the newline go to the guest, then bytes are relayed both ways with backpressure and
+ * half-closes passed on (as Cloud Hypervisor does since it tracks each direction's shutdown).
  */
 export class HybridVsockMux {
   readonly socketPath: string;
   readonly #ports: Map<number, string>;
   readonly #server: Server;
-  readonly #connections = new Set<Socket>();
-  #nextLocalPort = FIRST_LOCAL_PORT;
+  readonly #maxConnections: number;
+  /** Every socket of ours (clients and guest sides), so close() can drop them all. */
+  readonly #sockets = new Set<Socket>();
+  readonly #localPortsInUse = new Set<number>();
+  #lastLocalPort = LOCAL_PORT_BASE - 1;
 
   constructor(options: HybridVsockMuxOptions) {
     this.socketPath = options.socketPath;
     this.#ports = options.ports instanceof Map ? new Map(options.ports) : new Map(Object.entries(options.ports).map(([k, v]) => [Number(k), v]));
+    this.#maxConnections = options.maxConnections ?? MUX_MAX_CONNECTIONS;
     // Half-open: a client that shuts down its write side can still read the guest's answer.
-    this.#server = createServer({ allowHalfOpen: true }, (client) => this.#accept(client));
+    this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => this.#accept(client));
   }
 
   /** Routes guest `port` to a Unix socket (or stops routing it with null). */
@@ -50,9 +54,9 @@ export class HybridVsockMux {
     else this.#ports.set(port, guestSocketPath);
   }
 
-  /** Connections being relayed or handshaking right now. */
+  /** Connections past the CONNECT command (connecting to the guest, or relaying). */
   get connections(): number {
-    return this.#connections.size;
+    return this.#localPortsInUse.size;
   }
 
   async listen(): Promise<void> {
@@ -69,53 +73,61 @@ export class HybridVsockMux {
 
   /** Stops listening, drops every connection and removes the socket file. */
   async close(): Promise<void> {
-    for (const c of this.#connections) c.destroy();
+    for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await unlink(this.socketPath).catch(() => undefined);
   }
 
   #accept(client: Socket): void {
     this.#track(client);
-    let command = Buffer.alloc(0);
+    client.on('error', () => undefined);
+    if (this.#localPortsInUse.size >= this.#maxConnections) {
+      client.destroy();
+      return;
+    }
+    const command = new Uint8Array(CONNECT_COMMAND_BUFFER);
+    let length = 0;
     const onData = (chunk: Buffer) => {
-      command = Buffer.concat([command, chunk]);
-      const nl = command.indexOf(0x0a);
-      if (nl < 0) {
-        if (command.length >= MUX_COMMAND_BUFFER) client.destroy();
+      for (let i = 0; i < chunk.length; i++) {
+        command[length++] = chunk[i];
+        const port = parseConnectCommand(command.subarray(0, length));
+        if (port === NEED_MORE) continue;
+        client.removeListener('data', onData);
+        client.removeListener('end', onEnd);
+        client.pause();
+        if (port === INVALID) client.destroy();
+        else this.#connectGuest(client, port, chunk.subarray(i + 1));
         return;
       }
-      if (nl + 1 > MUX_COMMAND_BUFFER) {
-        client.destroy();
-        return;
-      }
-      client.removeListener('data', onData);
-      client.pause();
-      const port = parseConnect(command.subarray(0, nl).toString('latin1'));
-      const target = port === null ? undefined : this.#ports.get(port);
-      if (target === undefined) {
-        client.destroy();
-        return;
-      }
-      this.#openGuest(client, target, command.subarray(nl + 1));
     };
+    // End of stream before a whole command: the real muxer drops the connection.
+    const onEnd = () => client.destroy();
     client.on('data', onData);
+    client.once('end', onEnd);
+    client.resume();
   }
 
-  #openGuest(client: Socket, target: string, early: Buffer): void {
+  #connectGuest(client: Socket, port: number, early: Buffer): void {
+    const target = this.#ports.get(port);
+    if (target === undefined || this.#localPortsInUse.size >= this.#maxConnections) {
+      client.destroy();
+      return;
+    }
+    const localPort = this.#allocateLocalPort();
     const guest = connect({ path: target, allowHalfOpen: true });
     this.#track(guest);
+    guest.once('close', () => this.#localPortsInUse.delete(localPort));
     guest.once('error', () => {
-      // Nobody listening on that guest port: the real device closes without an answer.
+      // Nobody listening on that guest port: the guest answers RST, the device closes the host socket.
       client.destroy();
     });
+    // A client that leaves while the guest is being reached takes that attempt with it.
+    const dropGuest = () => guest.destroy();
+    client.once('close', dropGuest);
     guest.once('connect', () => {
-      if (client.destroyed) {
-        guest.destroy();
-        return;
-      }
+      if (client.destroyed) return;
+      client.removeListener('close', dropGuest);
       guest.removeAllListeners('error');
-      const localPort = this.#nextLocalPort;
-      this.#nextLocalPort = this.#nextLocalPort >= 0x7fffffff ? FIRST_LOCAL_PORT : this.#nextLocalPort + 1;
       client.write(`OK ${localPort}\n`);
       if (early.length > 0) guest.write(early);
       relay(client, guest);
@@ -124,18 +136,18 @@ export class HybridVsockMux {
     });
   }
 
-  #track(socket: Socket): void {
-    this.#connections.add(socket);
-    socket.once('close', () => this.#connections.delete(socket));
+  #allocateLocalPort(): number {
+    do {
+      this.#lastLocalPort = ((this.#lastLocalPort + 1) & 0x7fffffff) | LOCAL_PORT_BASE;
+    } while (this.#localPortsInUse.has(this.#lastLocalPort));
+    this.#localPortsInUse.add(this.#lastLocalPort);
+    return this.#lastLocalPort;
   }
-}
 
-/** `CONNECT <port>` as the real muxer reads it: case-insensitive keyword, u32 port. */
-function parseConnect(line: string): number | null {
-  const words = line.trim().split(/\s+/);
-  if (words.length < 2 || words[0].toLowerCase() !== 'connect' || !/^\d+$/.test(words[1])) return null;
-  const port = Number(words[1]);
-  return port <= 0xffffffff ? port : null;
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
 }
 
 /** Copies `from` to `to` with backpressure; a half-close is passed on, an error closes both. */
@@ -146,11 +158,12 @@ function relay(from: Socket, to: Socket): void {
       to.once('drain', () => from.resume());
     }
   });
-  from.once('end', () => to.end());
+  // The client may have half-closed right behind its CONNECT line, before the relay began.
+  if (from.readableEnded) to.end();
+  else from.once('end', () => to.end());
   from.once('error', () => to.destroy());
   from.once('close', () => {
-    // Once both directions are done (or one side is gone), nothing may linger.
-    if (to.writableEnded && from.writableEnded) return;
-    if (from.destroyed && !from.readableEnded) to.destroy();
+    // A side that went away without a clean end (reset, destroyed) takes the other with it.
+    if (!from.readableEnded) to.destroy();
   });
 }

@@ -35,7 +35,7 @@ export class NativeVsockDialer implements AgentDialer {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'VSOCK_CONNECT_REFUSED') throw new AgentNotListeningError(this.#port);
-      if (code === 'VSOCK_CONNECT_TIMEOUT') throw new DialTimeoutError('connect', this.#timeoutMs);
+      if (code === 'VSOCK_CONNECT_TIMEOUT') throw new DialTimeoutError('connect', this.#timeoutMs, this.target);
       if (code === 'VSOCK_ABORTED') throw new DialAbortedError();
       throw new AgentDialError(code ?? 'VSOCK_ERROR', `cannot reach ${this.target}: ${(err as Error).message}`, { cause: err });
     }

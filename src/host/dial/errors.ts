@@ -1,11 +1,14 @@
 /** Why the host could not reach a guest agent. `code` is stable; messages say what to do. */
 export class AgentDialError extends Error {
   readonly code: string;
+  /** Waiting may cure it (a VM still booting): wait-for-agent retries only these. */
+  readonly retryable: boolean;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.retryable = options?.retryable ?? false;
   }
 }
 
@@ -20,14 +23,16 @@ export class VsockSocketUnavailableError extends AgentDialError {
           : cause.code === 'EACCES'
             ? 'is not accessible to this user'
             : `cannot be opened (${cause.code ?? cause.message})`;
-    super('VSOCK_SOCKET_UNAVAILABLE', `the instance's vsock socket ${path} ${why}`, { cause });
+    // Missing or not served yet: the hypervisor may still be creating it.
+    const retryable = cause.code === 'ENOENT' || cause.code === 'ECONNREFUSED';
+    super('VSOCK_SOCKET_UNAVAILABLE', `the instance's vsock socket ${path} ${why}`, { cause, retryable });
   }
 }
 
 /** The connection was closed without an `OK` line: nobody listens on the guest port. */
 export class AgentNotListeningError extends AgentDialError {
   constructor(port: number) {
-    super('AGENT_NOT_LISTENING', `the guest agent is not listening on port ${port} (is it running?)`);
+    super('AGENT_NOT_LISTENING', `the guest agent is not listening on port ${port} (is it running?)`, { retryable: true });
   }
 }
 
@@ -42,12 +47,13 @@ export class HandshakeProtocolError extends AgentDialError {
 }
 
 export class DialTimeoutError extends AgentDialError {
-  constructor(what: 'connect' | 'handshake', ms: number) {
+  constructor(what: 'connect' | 'handshake', ms: number, target: string) {
     super(
       what === 'connect' ? 'CONNECT_TIMEOUT' : 'HANDSHAKE_TIMEOUT',
       what === 'connect'
-        ? `connecting to the vsock socket took longer than ${ms} ms`
+        ? `connecting to ${target} took longer than ${ms} ms (is the VM running?)`
         : `the hypervisor did not answer CONNECT within ${ms} ms (is the guest up?)`,
+      { retryable: true },
     );
   }
 }
@@ -58,9 +64,15 @@ export class DialAbortedError extends AgentDialError {
   }
 }
 
-/** Wait-for-agent ran out of time; `cause` is the last attempt's failure. */
+/** Wait-for-agent ran out of time; `cause` is the last failed attempt's error, if one failed. */
 export class AgentWaitTimeoutError extends AgentDialError {
-  constructor(seconds: number, last: Error) {
-    super('AGENT_WAIT_TIMEOUT', `the agent did not answer within ${seconds} s; last attempt: ${last.message}`, { cause: last });
+  constructor(seconds: number, last?: Error) {
+    super(
+      'AGENT_WAIT_TIMEOUT',
+      last
+        ? `the agent did not answer within ${seconds} s; last attempt: ${last.message}`
+        : `the agent did not answer within ${seconds} s (the first attempt was still waiting; is the guest up?)`,
+      { cause: last },
+    );
   }
 }
