@@ -61,6 +61,44 @@ describe('InstanceRegistry', () => {
     assert.throws(() => dialerFor({ id: 'novsock', name: 'novsock', ...base }), failsWith('NO_VSOCK'));
   });
 
+  it('says which instances a shared name could mean, and finds each by id', async () => {
+    await registry.put({ id: 'twin-1', name: 'twin', ...base });
+    await registry.put({ id: 'twin-2', name: 'twin', ...base });
+    await assert.rejects(registry.get('twin'), (e: unknown) => {
+      assert.ok(failsWith('AMBIGUOUS_INSTANCE_NAME')(e));
+      assert.match((e as Error).message, /ids twin-1, twin-2\); use the id/);
+      return true;
+    });
+    assert.equal((await registry.get('twin-2')).id, 'twin-2');
+    await Promise.all([registry.remove('twin-1'), registry.remove('twin-2')]);
+  });
+
+  it('getRunning: not found, not running, no vsock — each its own error', async () => {
+    await registry.put({ id: 'off', name: 'off', ...base, state: 'stopped', vsock: { socket: 'vsock.sock' } });
+    await registry.put({ id: 'bare', name: 'bare', ...base });
+    await assert.rejects(registry.getRunning('ghost'), failsWith('INSTANCE_NOT_FOUND'));
+    await assert.rejects(registry.getRunning('off'), (e: unknown) => failsWith('INSTANCE_NOT_RUNNING')(e) && (e as { state?: string }).state === 'stopped');
+    await assert.rejects(registry.getRunning('bare'), failsWith('NO_VSOCK'));
+    assert.equal((await registry.getRunning('web')).id, 'a1');
+  });
+
+  it('never takes the host, loopback or wildcard CID from a record, and refuses to write such a record', async () => {
+    for (const cid of [0, 1, 2, 0xffffffff, -3, 3.5, '7']) {
+      mkdirSync(join(dir, 'guests', 'cid'), { recursive: true });
+      writeFileSync(join(dir, 'guests', 'cid', 'metadata.json'), JSON.stringify({ id: 'cid', name: 'cid', state: 'running', hypervisor: 'qemu', vsock: { cid } }));
+      await assert.rejects(registry.get('cid'), failsWith('CORRUPT_RECORD'), String(cid));
+    }
+    await assert.rejects(registry.put({ id: 'cid2', name: 'cid2', ...base, hypervisor: 'qemu', vsock: { cid: 2 } }), failsWith('CORRUPT_RECORD'));
+    await assert.rejects(registry.put({ id: 'cid2', name: 'bad/name', ...base }), failsWith('INVALID_INSTANCE_ID'));
+    await registry.remove('cid');
+  });
+
+  it('keeps every record whole under concurrent writes', async () => {
+    await Promise.all(Array.from({ length: 50 }, (_, i) => registry.put({ id: 'busy', name: 'busy', ...base, pid: process.pid, state: i % 2 ? 'running' : 'paused' })));
+    assert.ok(['running', 'paused'].includes((await registry.get('busy')).state));
+    await registry.remove('busy');
+  });
+
   it('lists every valid record and removes records', async () => {
     const names = (await registry.list()).map((r) => r.name);
     assert.ok(names.includes('web') && names.includes('external') && !names.includes('bad'));

@@ -1,9 +1,23 @@
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { CorruptRecordError, InstanceNotFoundError } from './errors.js';
+import { randomBytes } from 'node:crypto';
+import {
+  AmbiguousInstanceNameError,
+  CorruptRecordError,
+  InstanceNotFoundError,
+  InstanceNotRunningError,
+  NoVsockConfiguredError,
+} from './errors.js';
 import { HYPERVISORS, type InstanceRecord, checkInstanceId } from './InstanceRecord.js';
 
 export const METADATA_FILE = 'metadata.json';
+
+/** Where the platform keeps its state unless told otherwise (`--data-dir`). */
+export const DEFAULT_DATA_DIR = '/var/lib/hypeman';
+
+/** CIDs 0–2 are the hypervisor, loopback and host; 2^32−1 is the wildcard: never a guest. */
+const FIRST_GUEST_CID = 3;
+const VMADDR_CID_ANY = 0xffffffff;
 
 interface Cached {
   mtimeMs: number;
@@ -36,18 +50,30 @@ export class InstanceRegistry {
     return join(this.guestsDir, checkInstanceId(id));
   }
 
-  /** The record by id, else by name; undefined if there is none. */
+  /** The record by id, else by name; undefined if there is none. A name two records share is an error. */
   async find(idOrName: string): Promise<InstanceRecord | undefined> {
     checkInstanceId(idOrName);
     const byId = await this.#read(idOrName);
     if (byId) return byId;
-    for (const record of await this.list()) if (record.name === idOrName) return record;
-    return undefined;
+    const named = (await this.list()).filter((record) => record.name === idOrName);
+    if (named.length > 1) throw new AmbiguousInstanceNameError(idOrName, named.map((r) => r.id));
+    return named[0];
   }
 
   async get(idOrName: string): Promise<InstanceRecord> {
     const record = await this.find(idOrName);
     if (!record) throw new InstanceNotFoundError(idOrName);
+    return record;
+  }
+
+  /**
+   * The record of an instance that can run commands now: found, running, with a vsock
+   * device. Throws INSTANCE_NOT_FOUND, INSTANCE_NOT_RUNNING or NO_VSOCK otherwise.
+   */
+  async getRunning(idOrName: string): Promise<InstanceRecord> {
+    const record = await this.get(idOrName);
+    if (record.state !== 'running') throw new InstanceNotRunningError(record.id, record.state);
+    if (!record.vsock) throw new NoVsockConfiguredError(record.id);
     return record;
   }
 
@@ -79,8 +105,12 @@ export class InstanceRegistry {
     const dir = this.guestDir(record.id);
     await mkdir(dir, { recursive: true });
     const path = join(dir, METADATA_FILE);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+    // Unique per write: two writers (processes, or calls in one) never share a temp file.
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const text = `${JSON.stringify(record, null, 2)}\n`;
+    // What lookups would refuse is refused here, before anything is written.
+    parseRecord(path, record.id, text, dir);
+    await writeFile(tmp, text, { mode: 0o644 });
     await rename(tmp, path);
   }
 
@@ -146,8 +176,12 @@ function parseRecord(path: string, id: string, text: string, guestDir: string): 
   if (vsock && typeof vsock.socket === 'string' && vsock.socket !== '') {
     // A relative socket path is relative to the instance's own directory.
     record.vsock = { socket: isAbsolute(vsock.socket) ? vsock.socket : join(guestDir, vsock.socket) };
-  } else if (vsock && Number.isInteger(vsock.cid)) {
-    record.vsock = { cid: vsock.cid as number };
+  } else if (vsock && vsock.cid !== undefined) {
+    const cid = vsock.cid as number;
+    if (!Number.isInteger(cid) || cid < FIRST_GUEST_CID || cid >= VMADDR_CID_ANY) {
+      throw new CorruptRecordError(path, `vsock.cid ${JSON.stringify(cid)} is not a guest CID (an integer from ${FIRST_GUEST_CID} to ${VMADDR_CID_ANY - 1})`);
+    }
+    record.vsock = { cid };
   }
   return record;
 }

@@ -21,6 +21,16 @@ export class InstanceNotFoundError extends RegistryError {
   }
 }
 
+/** Two or more instances carry the name; the caller must say which by id. */
+export class AmbiguousInstanceNameError extends RegistryError {
+  readonly ids: string[];
+
+  constructor(name: string, ids: string[]) {
+    super('AMBIGUOUS_INSTANCE_NAME', `${ids.length} instances are named ${JSON.stringify(name)} (ids ${ids.join(', ')}); use the id`);
+    this.ids = ids;
+  }
+}
+
 export class InstanceNotRunningError extends RegistryError {
   readonly state: string;
 
