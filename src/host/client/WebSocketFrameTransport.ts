@@ -1,0 +1,210 @@
+import WebSocket from 'ws';
+import {
+  DEFAULT_MAX_PAYLOAD,
+  FrameType,
+  HEADER_SIZE,
+  INITIAL_STDIN_CREDIT,
+  ProtocolError,
+  WEBSOCKET_SUBPROTOCOL,
+  decodeSingleFrame,
+} from '../../wire/index.js';
+import { ApiRefusedError, ApiUnreachableError, ClientProtocolError, ConnectionLostError, ExecClientError } from './errors.js';
+import { FrameTransportBase } from './FrameTransport.js';
+
+/** Stop sending once this much is queued in the WebSocket, resume below half. */
+const SEND_HIGH_WATER = 1024 * 1024;
+
+export interface WebSocketConnectOptions {
+  /** JWT sent as `Authorization: Bearer`. */
+  token?: string;
+  /** Also offered as `bearer.<token>` (what browsers must do); off by default. */
+  tokenAsSubprotocol?: boolean;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  maxPayload?: number;
+  /** Give up on the opening handshake after this long (default 30 s): ApiUnreachableError. */
+  handshakeTimeoutMs?: number;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/**
+ * Frames over the API server's WebSocket, framed dialect (spec §8.1): one frame per binary
+ * message. StdinCredit frames (§8.1.1) are consumed here and exposed as `stdinCredit`.
+ */
+export class WebSocketFrameTransport extends FrameTransportBase {
+  #credit = INITIAL_STDIN_CREDIT;
+  readonly #ws: WebSocket;
+  readonly #maxPayload: number;
+  #needDrain = false;
+
+  private constructor(ws: WebSocket, maxPayload: number) {
+    super();
+    this.#ws = ws;
+    this.#maxPayload = maxPayload;
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => {
+      // 1000 after Exit, 4000+code after an Error frame the session has seen: both expected.
+      const expected = code === 1000 || (code >= 4000 && code < 5000);
+      this.finish(expected ? undefined : new ConnectionLostError(`WebSocket closed with ${code}${reason.length ? ` (${reason})` : ''}`));
+    });
+    ws.on('error', (err) => this.finish(new ConnectionLostError(err.message, err)));
+    // Hold further messages until a session is attached (those already read are kept).
+    ws.pause();
+  }
+
+  protected override attached(): void {
+    this.#ws.resume();
+  }
+
+  /** Opens `GET <url>` with the framed subprotocol; rejects with the server's refusal. */
+  static connect(url: string, options: WebSocketConnectOptions = {}): Promise<WebSocketFrameTransport> {
+    const headers: Record<string, string> = { ...options.headers };
+    const protocols = [WEBSOCKET_SUBPROTOCOL];
+    if (options.token) {
+      if (options.tokenAsSubprotocol) protocols.push(`bearer.${options.token}`);
+      else headers.authorization = `Bearer ${options.token}`;
+    }
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    return new Promise((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new ExecClientError('ABORTED', 'connecting to the API was cancelled'));
+        return;
+      }
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url, protocols, {
+          headers,
+          maxPayload: HEADER_SIZE + maxPayload,
+          perMessageDeflate: false,
+          handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        });
+      } catch (err) {
+        reject(new ExecClientError('INVALID_URL', `cannot open ${url}: ${(err as Error).message}`));
+        return;
+      }
+      ws.binaryType = 'nodebuffer';
+      const onAbort = () => {
+        settle();
+        // ws reports a handshake cut short as an error: nobody needs to hear it.
+        ws.on('error', () => undefined);
+        ws.terminate();
+        reject(new ExecClientError('ABORTED', 'connecting to the API was cancelled'));
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        ws.removeAllListeners('unexpected-response');
+        ws.removeAllListeners('error');
+        ws.removeAllListeners('open');
+      };
+      ws.once('open', () => {
+        settle();
+        if (ws.protocol !== WEBSOCKET_SUBPROTOCOL) {
+          ws.terminate();
+          reject(new ClientProtocolError(`the server did not select the ${WEBSOCKET_SUBPROTOCOL} subprotocol; is ${url} a hypeman-exec API?`));
+          return;
+        }
+        resolve(new WebSocketFrameTransport(ws, maxPayload));
+      });
+      ws.once('unexpected-response', (req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c.length + body.length < 65536 ? c : ''));
+        res.on('end', () => {
+          settle();
+          // ws reports aborting a handshake as an error: nobody needs to hear it.
+          ws.on('error', () => undefined);
+          req.destroy();
+          let code = `HTTP_${res.statusCode}`;
+          let message = `the API answered HTTP ${res.statusCode}`;
+          try {
+            const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+            if (typeof parsed.code === 'string') code = parsed.code;
+            if (typeof parsed.message === 'string') message = parsed.message;
+          } catch {
+            // Not one of ours (a proxy's page?): keep the status line.
+          }
+          reject(new ApiRefusedError(res.statusCode ?? 0, code, message));
+        });
+      });
+      ws.once('error', (err) => {
+        settle();
+        reject(new ApiUnreachableError(url, err));
+      });
+    });
+  }
+
+  get stdinCredit(): number {
+    return this.#credit;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.#ws.send(frame, { binary: true }, () => this.#sent());
+    return this.#backpressure();
+  }
+
+  sendData(header: Uint8Array, payload: Uint8Array): boolean {
+    if (this.closed) return false;
+    // One message per frame: the payload must be joined to its header here.
+    const frame = new Uint8Array(header.length + payload.length);
+    frame.set(header, 0);
+    frame.set(payload, header.length);
+    if (header[4] === FrameType.Stdin) this.#credit -= payload.length;
+    return this.send(frame);
+  }
+
+  pauseReading(): void {
+    this.#ws.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.closed) this.#ws.resume();
+  }
+
+  close(): void {
+    if (!this.closed) this.#ws.close(1000);
+  }
+
+  destroy(err?: Error): void {
+    if (this.closed) return;
+    this.finish(err);
+    this.#ws.terminate();
+  }
+
+  #backpressure(): boolean {
+    if (this.#ws.bufferedAmount <= SEND_HIGH_WATER) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  #sent(): void {
+    if (this.#needDrain && this.#ws.bufferedAmount < SEND_HIGH_WATER / 2) {
+      this.#needDrain = false;
+      this.drained();
+    }
+  }
+
+  #message(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) {
+      this.destroy(new ClientProtocolError('the server sent a text message in the framed dialect'));
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeSingleFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), this.#maxPayload);
+    } catch (err) {
+      this.destroy(new ClientProtocolError(`the server sent an invalid frame: ${(err as ProtocolError).message}`, err));
+      return;
+    }
+    if (frame === null) return;
+    if (frame.type === FrameType.StdinCredit) {
+      this.#credit += new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
+      this.credited();
+      return;
+    }
+    this.deliver(frame);
+  }
+}

@@ -1,0 +1,81 @@
+import type { ErrorCodeName } from '../../wire/index.js';
+
+/** A failure of an exec session seen from the client; `code` is stable. */
+export class ExecClientError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The agent or the API server ended the session with an Error frame (spec §4.9, §5).
+ * `code` is the wire code's name (`CWD_NOT_FOUND`, `AGENT_UNREACHABLE`…), `ERROR_<n>` for
+ * a number this client does not know.
+ */
+export class RemoteExecError extends ExecClientError {
+  readonly wireCode: number;
+  /** UNSUPPORTED_VERSION: the versions the agent speaks; reconnect with one of them. */
+  readonly supportedVersions: number[] | undefined;
+
+  constructor(code: ErrorCodeName | `ERROR_${number}`, wireCode: number, message: string, supportedVersions?: number[]) {
+    super(code, message);
+    this.wireCode = wireCode;
+    this.supportedVersions = supportedVersions;
+  }
+}
+
+/** The caller aborted the session (abort(), or the signal given to execInInstance). */
+export class SessionAbortedError extends ExecClientError {
+  constructor(reason?: unknown) {
+    super('ABORTED', 'the exec session was aborted; the command was hung up', { cause: reason });
+  }
+}
+
+/** Not a signal this protocol can carry. */
+export class InvalidSignalError extends ExecClientError {
+  constructor(spec: string) {
+    super('INVALID_SIGNAL', `unknown signal ${spec}; use a name such as SIGINT or TERM, or a number from 1 to 64`);
+  }
+}
+
+/** The connection ended before the command's exit status arrived. */
+export class ConnectionLostError extends ExecClientError {
+  constructor(detail: string, cause?: unknown) {
+    super('CONNECTION_LOST', `the connection closed before the command finished: ${detail}`, { cause });
+  }
+}
+
+/** Exit reported more output bytes than arrived (spec §4.8): something was lost. */
+export class TruncatedOutputError extends ExecClientError {
+  constructor(stream: 'stdout' | 'stderr', expected: number, received: number) {
+    super('OUTPUT_TRUNCATED', `${stream} is truncated: the agent sent ${expected} bytes, ${received} arrived`);
+  }
+}
+
+/** The peer broke the protocol (a malformed or unexpected frame). */
+export class ClientProtocolError extends ExecClientError {
+  constructor(message: string, cause?: unknown) {
+    super('PROTOCOL_ERROR', message, { cause });
+  }
+}
+
+/** The API server refused the WebSocket upgrade (spec §8.3). */
+export class ApiRefusedError extends ExecClientError {
+  readonly status: number;
+
+  constructor(status: number, code: string, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** The API server could not be reached at all. */
+export class ApiUnreachableError extends ExecClientError {
+  constructor(url: string, cause: unknown) {
+    super('API_UNREACHABLE', `cannot reach the API at ${url}: ${(cause as Error).message ?? cause}`, { cause });
+  }
+}
