@@ -24,6 +24,7 @@ export class StreamFrameTransport extends FrameTransportBase {
     stream.on('close', () => this.finish(new ConnectionLostError('the connection closed')));
     // 'data' listeners switch a stream to flowing: hold it until a session is attached.
     stream.pause();
+    if (stream.destroyed) this.finish(new ConnectionLostError('the connection closed before the session began'));
   }
 
   protected override attached(): void {

@@ -85,6 +85,9 @@ export class HybridVsockDialer implements AgentDialer {
         }
         settled = true;
         cleanup();
+        // Until the new owner listens, an error must not crash the process; it still
+        // destroys the socket, which the owner sees (destroyed, 'close').
+        socket.on('error', () => undefined);
         socket.pause();
         const rest = line.subarray(nl + 1);
         if (rest.length > 0) socket.unshift(rest);
