@@ -67,7 +67,7 @@ describe('HybridVsockDialer', () => {
     const { path, server } = await scripted((s) => s.once('data', () => s.write('HTTP/1.1 400 Bad\x01\n')));
     await assert.rejects(new HybridVsockDialer({ socketPath: path }).dial(), (e: unknown) => {
       assert.ok(failsWith('HANDSHAKE_PROTOCOL')(e));
-      assert.match((e as Error).message, /HTTP\/1\.1 400 Bad\\\\x01/);
+      assert.match((e as Error).message, /answered "HTTP\/1\.1 400 Bad\\x01" instead of "OK <port>"/);
       return true;
     });
     await closeServer(server);
@@ -75,7 +75,11 @@ describe('HybridVsockDialer', () => {
 
   it('reports an over-long answer without a newline as a protocol error', async () => {
     const { path, server } = await scripted((s) => s.once('data', () => s.write('x'.repeat(100))));
-    await assert.rejects(new HybridVsockDialer({ socketPath: path }).dial(), failsWith('HANDSHAKE_PROTOCOL'));
+    await assert.rejects(new HybridVsockDialer({ socketPath: path }).dial(), (e: unknown) => {
+      assert.ok(failsWith('HANDSHAKE_PROTOCOL')(e));
+      assert.match((e as Error).message, new RegExp(`answered "${'x'.repeat(64)}…"`));
+      return true;
+    });
     await closeServer(server);
   });
 

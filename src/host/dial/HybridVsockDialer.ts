@@ -109,5 +109,8 @@ export class HybridVsockDialer implements AgentDialer {
 
 /** The answer as a person can read it: control bytes escaped, cut to a line's worth. */
 function printable(bytes: Buffer): string {
-  return bytes.subarray(0, MAX_HANDSHAKE_LINE).toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const shown = bytes.subarray(0, MAX_HANDSHAKE_LINE).toString('latin1');
+  // Quotes and backslashes too, so the quoted answer reads unambiguously.
+  const escaped = shown.replace(/[^\x20-\x7e]|["\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return bytes.length > MAX_HANDSHAKE_LINE ? `${escaped}…` : escaped;
 }

@@ -38,10 +38,11 @@ export class AgentNotListeningError extends AgentDialError {
 
 /** Something other than `OK <n>` came back: not a hypervisor vsock socket. */
 export class HandshakeProtocolError extends AgentDialError {
+  /** `answer` is already printable (escaped, cut short). */
   constructor(answer: string) {
     super(
       'HANDSHAKE_PROTOCOL',
-      `the vsock socket answered ${JSON.stringify(answer)} instead of "OK <port>"; is this a Cloud Hypervisor or Firecracker vsock socket?`,
+      `the vsock socket answered "${answer}" instead of "OK <port>"; is this a Cloud Hypervisor or Firecracker vsock socket?`,
     );
   }
 }
