@@ -8,7 +8,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { type ExecSession, execInInstance } from '../../src/host/client/index.js';
 import {
   ExitKind,
@@ -148,27 +148,32 @@ describe('ExecSession against scripted agents', () => {
   });
 });
 
-describe('WebSocketFrameTransport stdin credit (spec §8.1.1), against a scripted server', () => {
-  it('sends no more Stdin than its credit, then resumes as credit arrives', async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false) });
-    await new Promise((r) => wss.once('listening', r));
-    const port = (wss.address() as AddressInfo).port;
+/** A WebSocket "API server" speaking the framed dialect, that hands each connection to `script`. */
+async function scriptedApi(script: (ws: WebSocket) => void): Promise<{ url: string; wss: WebSocketServer }> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false) });
+  await new Promise((r) => wss.once('listening', r));
+  wss.on('connection', script);
+  return { url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`, wss };
+}
+
+describe('WebSocketFrameTransport against scripted servers', () => {
+  it('sends no more Stdin than its credit (spec §8.1.1), then resumes as credit arrives', async () => {
     let stdinBytes = 0;
-    const serverSide = new Promise<number>((resolve) => {
-      wss.on('connection', (ws) => {
-        ws.send(started());
-        ws.on('message', (data: Buffer) => {
-          const m = parseFrame(decodeSingleFrame(new Uint8Array(data))!);
-          if (m.type === FrameType.Stdin) stdinBytes += m.data.length;
-          if (m.type === FrameType.StdinClose) {
-            ws.send(exit(0));
-            ws.close(1000);
-            resolve(stdinBytes);
-          }
-        });
+    let endSession: (bytes: number) => void = () => undefined;
+    const serverSide = new Promise<number>((resolve) => (endSession = resolve));
+    const api = await scriptedApi((ws) => {
+      ws.send(started());
+      ws.on('message', (data: Buffer) => {
+        const m = parseFrame(decodeSingleFrame(new Uint8Array(data))!);
+        if (m.type === FrameType.Stdin) stdinBytes += m.data.length;
+        if (m.type === FrameType.StdinClose) {
+          ws.send(exit(0));
+          ws.close(1000);
+          endSession(stdinBytes);
+        }
       });
     });
-    const s = await execInInstance({ apiUrl: `http://127.0.0.1:${port}`, instance: 'x' }, { argv: ['cat'] });
+    const s = await execInInstance({ apiUrl: api.url, instance: 'x' }, { argv: ['cat'] });
     s.stdout.resume();
     const total = 6 * 1024 * 1024;
     const written = new Promise<void>((resolve) => s.stdin.end(Buffer.alloc(total, 1), () => resolve()));
@@ -176,11 +181,23 @@ describe('WebSocketFrameTransport stdin credit (spec §8.1.1), against a scripte
     while (stdinBytes < 4 * 1024 * 1024) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(stdinBytes, 4 * 1024 * 1024);
-    for (const ws of wss.clients) ws.send(encodeStdinCredit(total - stdinBytes));
+    for (const ws of api.wss.clients) ws.send(encodeStdinCredit(total - stdinBytes));
     await written;
     assert.equal(await serverSide, total);
     await s.exit;
-    await new Promise((r) => wss.close(r));
+    await new Promise((r) => api.wss.close(r));
+  });
+
+  it('reads a close 4000 + n that came without its Error frame as that error; another close as CONNECTION_LOST', async () => {
+    for (const [code, expected] of [[4033, 'SHUTTING_DOWN'], [4999, 'ERROR_999'], [1001, 'CONNECTION_LOST']] as const) {
+      const api = await scriptedApi((ws) => {
+        ws.send(started());
+        ws.close(code, 'going');
+      });
+      const s = await execInInstance({ apiUrl: api.url, instance: 'x' }, { argv: ['true'] });
+      await assert.rejects(s.exit, failsWith(expected), String(code));
+      await new Promise((r) => api.wss.close(r));
+    }
   });
 });
 

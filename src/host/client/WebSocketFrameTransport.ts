@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import {
   DEFAULT_MAX_PAYLOAD,
+  ERROR_CODE_NAMES,
   FrameType,
   HEADER_SIZE,
   INITIAL_STDIN_CREDIT,
@@ -8,7 +9,7 @@ import {
   WEBSOCKET_SUBPROTOCOL,
   decodeSingleFrame,
 } from '../../wire/index.js';
-import { ApiRefusedError, ApiUnreachableError, ClientProtocolError, ConnectionLostError, ExecClientError } from './errors.js';
+import { ApiRefusedError, ApiUnreachableError, ClientProtocolError, ConnectionLostError, ExecClientError, RemoteExecError } from './errors.js';
 import { FrameTransportBase } from './FrameTransport.js';
 
 /** Stop sending once this much is queued in the WebSocket, resume below half. */
@@ -43,11 +44,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     this.#ws = ws;
     this.#maxPayload = maxPayload;
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
-    ws.on('close', (code: number, reason: Buffer) => {
-      // 1000 after Exit, 4000+code after an Error frame the session has seen: both expected.
-      const expected = code === 1000 || (code >= 4000 && code < 5000);
-      this.finish(expected ? undefined : new ConnectionLostError(`WebSocket closed with ${code}${reason.length ? ` (${reason})` : ''}`));
-    });
+    ws.on('close', (code: number, reason: Buffer) => this.finish(closeError(code, reason.toString())));
     ws.on('error', (err) => this.finish(new ConnectionLostError(err.message, err)));
     // Hold further messages until a session is attached (those already read are kept).
     ws.pause();
@@ -207,4 +204,19 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     }
     this.deliver(frame);
   }
+}
+
+/**
+ * How a close ends the session when it came before Exit or Error (after them it is ignored):
+ * 4000 + n names the Error n the server ended with (§8.1), even if its frame never arrived;
+ * anything else is a lost connection. 1000 is the normal close after Exit.
+ */
+function closeError(code: number, reason: string): Error | undefined {
+  if (code >= 4000 && code < 5000) {
+    const wireCode = code - 4000;
+    const name = ERROR_CODE_NAMES[wireCode] ?? (`ERROR_${wireCode}` as const);
+    return new RemoteExecError(name, wireCode, reason || `the server ended the session with ${name}`);
+  }
+  if (code === 1000) return undefined;
+  return new ConnectionLostError(`WebSocket closed with ${code}${reason ? ` (${reason})` : ''}`);
 }
