@@ -115,6 +115,19 @@ describe('ExecSession against scripted agents', () => {
     await closeServer(agent.server);
   });
 
+  it('drops a session whose agent stays silent even to a Ping (keepAliveMs): PEER_UNRESPONSIVE', async () => {
+    let got: Message[] = [];
+    const agent = await scriptedAgent((s, received) => {
+      got = received;
+      s.write(started());
+    });
+    const s = await execInInstance({ dialer: { target: agent.path, dial: async () => (await import('node:net')).connect(agent.path) } }, { argv: ['x'], keepAliveMs: 50 });
+    s.stdout.resume();
+    await assert.rejects(s.exit, failsWith('PEER_UNRESPONSIVE'));
+    assert.ok(got.some((m) => m.type === FrameType.Ping));
+    await closeServer(agent.server);
+  });
+
   it('carries an UNSUPPORTED_VERSION error with the versions the agent speaks', async () => {
     const agent = await scriptedAgent((s) => s.end(encodeError('UNSUPPORTED_VERSION', 'version 1 is not supported', [3, 2])));
     const s = await run(agent.path);

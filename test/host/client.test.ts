@@ -77,6 +77,12 @@ function sharedTests(target: () => ExecTarget, agent: () => AgentProcess) {
     assert.equal((await run(target(), ['/'])).code, 126);
   });
 
+  it('keeps a quiet session alive: the agent answers keep-alive Pings', async () => {
+    const s = await execInInstance(target(), { argv: ['sleep', '1'], keepAliveMs: 50 });
+    s.closeStdin();
+    assert.equal((await collect(s)).code, 0);
+  });
+
   it('pipes stdin through cat and sees EOF', async () => {
     assert.equal((await run(target(), ['cat'], 'piped through\n')).stdout, 'piped through\n');
   });

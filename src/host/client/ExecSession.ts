@@ -14,6 +14,7 @@ import {
   type WindowDimensions,
   encodeExecStart,
   encodeHeader,
+  encodePing,
   encodePong,
   encodeSignal,
   encodeStdinClose,
@@ -24,11 +25,21 @@ import {
   ClientProtocolError,
   ConnectionLostError,
   InvalidSignalError,
+  PeerUnresponsiveError,
   RemoteExecError,
   SessionAbortedError,
   TruncatedOutputError,
 } from './errors.js';
 import type { FrameTransport } from './FrameTransport.js';
+import { KeepAlive } from './KeepAlive.js';
+
+export interface ExecSessionOptions {
+  /**
+   * Ping the agent after this many ms without a frame, and drop the session as
+   * PEER_UNRESPONSIVE when nothing comes for as long again (spec §4.10). 0: never (default).
+   */
+  keepAliveMs?: number;
+}
 
 export interface StartedInfo {
   /** The command's process id in the guest; 0 when it could not be started (127/126). */
@@ -82,8 +93,9 @@ export class ExecSession {
   #stderrBytes = 0;
   #ended = false;
   #waiters: Array<() => void> = [];
+  #keepAlive: KeepAlive | undefined;
 
-  constructor(transport: FrameTransport, request: Partial<ExecRequest>) {
+  constructor(transport: FrameTransport, request: Partial<ExecRequest>, options: ExecSessionOptions = {}) {
     this.#transport = transport;
     this.started = new Promise((resolve, reject) => {
       this.#resolveStarted = resolve;
@@ -122,6 +134,14 @@ export class ExecSession {
     }
     this.#state.clientFrame(FrameType.ExecStart);
     transport.send(execStart);
+    if (options.keepAliveMs) {
+      this.#keepAlive = new KeepAlive(
+        options.keepAliveMs,
+        (token) => this.#sendControl(FrameType.Ping, () => encodePing(token)),
+        () => this.#transport.destroy(new PeerUnresponsiveError(options.keepAliveMs!)),
+        () => this.#paused.size > 0 || this.#waiters.length > 0,
+      );
+    }
     transport.attach({
       frame: (frame) => this.#onFrame(frame),
       close: (err) => this.#onClose(err),
@@ -222,6 +242,7 @@ export class ExecSession {
 
   #onFrame(frame: RawFrame): void {
     if (this.#ended) return;
+    this.#keepAlive?.heard();
     try {
       if (!this.#state.agentFrame(frame.type)) return;
       switch (frame.type) {
@@ -271,6 +292,7 @@ export class ExecSession {
   #end(settle: () => void): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#keepAlive?.stop();
     this.stdout.push(null);
     this.stderr.push(null);
     this.#paused.clear();

@@ -35,6 +35,13 @@ export class SessionAbortedError extends ExecClientError {
   }
 }
 
+/** The peer sent nothing, not even a Pong, for two keep-alive intervals (spec §4.10). */
+export class PeerUnresponsiveError extends ExecClientError {
+  constructor(intervalMs: number) {
+    super('PEER_UNRESPONSIVE', `the agent sent nothing, not even a Pong, for ${2 * intervalMs} ms; the VM may be stuck (the session was dropped)`);
+  }
+}
+
 /** Not a signal this protocol can carry. */
 export class InvalidSignalError extends ExecClientError {
   constructor(spec: string) {

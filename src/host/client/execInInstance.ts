@@ -5,7 +5,7 @@ import { NativeVsockDialer } from '../dial/NativeVsockDialer.js';
 import { dialWithRetry } from '../dial/waitForAgent.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
-import { ExecSession } from './ExecSession.js';
+import { ExecSession, type ExecSessionOptions } from './ExecSession.js';
 import type { FrameTransport } from './FrameTransport.js';
 import { StreamFrameTransport } from './StreamFrameTransport.js';
 import { WebSocketFrameTransport } from './WebSocketFrameTransport.js';
@@ -23,7 +23,7 @@ export type ExecTarget =
   /** The API server's framed WebSocket (spec §8.1). */
   | { apiUrl: string; instance: string; token?: string; tokenAsSubprotocol?: boolean; handshakeTimeoutMs?: number };
 
-export interface ExecOptions extends Partial<ExecRequest> {
+export interface ExecOptions extends Partial<ExecRequest>, ExecSessionOptions {
   /** Keep trying to reach the agent for this many seconds (a booting VM). */
   waitForAgentSeconds?: number;
   /** Aborts connecting, and later the session itself (as session.abort()). */
@@ -54,11 +54,11 @@ export function execUrl(apiUrl: string, instance: string, waitForAgentSeconds = 
  * ```
  */
 export async function execInInstance(target: ExecTarget, options: ExecOptions = {}): Promise<ExecSession> {
-  const { waitForAgentSeconds = 0, signal, ...request } = options;
+  const { waitForAgentSeconds = 0, signal, keepAliveMs, ...request } = options;
   // Refuse a request the encoder would refuse before a connection exists.
   encodeExecStart(request);
   const transport = await connectTransport(target, waitForAgentSeconds, signal);
-  const session = new ExecSession(transport, request);
+  const session = new ExecSession(transport, request, { keepAliveMs });
   if (signal) {
     const onAbort = () => session.abort(signal.reason);
     if (signal.aborted) onAbort();
