@@ -8,7 +8,6 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ExecTarget, execInInstance } from '../../src/host/client/index.js';
-import { startStack } from '../server/stack.js';
 import { startMuxedAgent } from './muxedAgent.js';
 
 const MiB = 1024 * 1024;
@@ -89,6 +88,9 @@ try {
 } finally {
   await muxed.stop();
 }
+// Loaded only now: uWebSockets.js in the process slows every socket of it (its loop
+// integration runs on each turn of Node's), which would depress the figures above.
+const { startStack } = await import('../server/stack.js');
 const stack = await startStack();
 try {
   await latency('through the API server (WebSocket, mux, agent)', { apiUrl: stack.url, instance: 'web', token: stack.token }, runs);
