@@ -88,8 +88,8 @@ try {
 } finally {
   await muxed.stop();
 }
-// Loaded only now: uWebSockets.js in the process slows every socket of it (its loop
-// integration runs on each turn of Node's), which would depress the figures above.
+// Loaded only now: under tsx, a process that has loaded many modules moves bytes at about
+// half the speed (compiled JavaScript does not), which would depress the figures above.
 const { startStack } = await import('../server/stack.js');
 const stack = await startStack();
 try {
