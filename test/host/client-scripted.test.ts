@@ -150,6 +150,12 @@ describe('ExecSession against scripted agents', () => {
     await closeServer(agent.server);
   });
 
+  it('refuses an API URL it cannot use (INVALID_URL) and a cancelled connect (ABORTED)', async () => {
+    await assert.rejects(execInInstance({ apiUrl: 'not a url', instance: 'x' }, { argv: ['true'] }), failsWith('INVALID_URL'));
+    await assert.rejects(execInInstance({ apiUrl: 'ftp://example', instance: 'x' }, { argv: ['true'] }), failsWith('INVALID_URL'));
+    await assert.rejects(execInInstance({ apiUrl: 'http://127.0.0.1:1', instance: 'x' }, { argv: ['true'], signal: AbortSignal.abort() }), failsWith('ABORTED'));
+  });
+
   it('refuses unknown signals with INVALID_SIGNAL', async () => {
     const agent = await scriptedAgent((s) => s.write(started()));
     const s = await run(agent.path);

@@ -9,7 +9,15 @@ import {
   WEBSOCKET_SUBPROTOCOL,
   decodeSingleFrame,
 } from '../../wire/index.js';
-import { ApiRefusedError, ApiUnreachableError, ClientProtocolError, ConnectionLostError, ExecClientError, RemoteExecError } from './errors.js';
+import {
+  ApiRefusedError,
+  ApiUnreachableError,
+  ClientProtocolError,
+  ConnectionLostError,
+  InvalidApiUrlError,
+  RemoteExecError,
+  SessionAbortedError,
+} from './errors.js';
 import { FrameTransportBase } from './FrameTransport.js';
 
 /** Stop sending once this much is queued in the WebSocket, resume below half. */
@@ -65,7 +73,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted) {
-        reject(new ExecClientError('ABORTED', 'connecting to the API was cancelled'));
+        reject(new SessionAbortedError(options.signal?.reason, 'connecting'));
         return;
       }
       let ws: WebSocket;
@@ -77,7 +85,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
           handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
         });
       } catch (err) {
-        reject(new ExecClientError('INVALID_URL', `cannot open ${url}: ${(err as Error).message}`));
+        reject(new InvalidApiUrlError(url, err));
         return;
       }
       ws.binaryType = 'nodebuffer';
@@ -86,7 +94,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
         // ws reports a handshake cut short as an error: nobody needs to hear it.
         ws.on('error', () => undefined);
         ws.terminate();
-        reject(new ExecClientError('ABORTED', 'connecting to the API was cancelled'));
+        reject(new SessionAbortedError(options.signal?.reason, 'connecting'));
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const settle = () => {

@@ -28,10 +28,17 @@ export class RemoteExecError extends ExecClientError {
   }
 }
 
-/** The caller aborted the session (abort(), or the signal given to execInInstance). */
+/** The caller aborted (abort(), or the signal given to execInInstance), while connecting or later. */
 export class SessionAbortedError extends ExecClientError {
-  constructor(reason?: unknown) {
-    super('ABORTED', 'the exec session was aborted; the command was hung up', { cause: reason });
+  constructor(reason?: unknown, phase: 'connecting' | 'running' = 'running') {
+    super('ABORTED', phase === 'connecting' ? 'connecting to the API was cancelled' : 'the exec session was aborted; the command was hung up', { cause: reason });
+  }
+}
+
+/** The API URL cannot be used for a WebSocket. */
+export class InvalidApiUrlError extends ExecClientError {
+  constructor(url: string, cause: unknown) {
+    super('INVALID_URL', `cannot open ${url}: ${(cause as Error).message}; give an http(s) or ws(s) URL such as http://localhost:8080`, { cause });
   }
 }
 

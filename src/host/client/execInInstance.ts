@@ -5,6 +5,7 @@ import { NativeVsockDialer } from '../dial/NativeVsockDialer.js';
 import { dialWithRetry } from '../dial/waitForAgent.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
+import { InvalidApiUrlError } from './errors.js';
 import { ExecSession, type ExecSessionOptions } from './ExecSession.js';
 import type { FrameTransport } from './FrameTransport.js';
 import { StreamFrameTransport } from './StreamFrameTransport.js';
@@ -32,7 +33,15 @@ export interface ExecOptions extends Partial<ExecRequest>, ExecSessionOptions {
 
 /** The WebSocket URL of an instance's exec endpoint on an API server. */
 export function execUrl(apiUrl: string, instance: string, waitForAgentSeconds = 0): string {
-  const url = new URL(apiUrl);
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch (err) {
+    throw new InvalidApiUrlError(apiUrl, err);
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) {
+    throw new InvalidApiUrlError(apiUrl, new Error(`the scheme ${url.protocol} is not http, https, ws or wss`));
+  }
   url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/instances/${encodeURIComponent(instance)}/exec`;
   url.search = waitForAgentSeconds > 0 ? `?wait_for_agent=${waitForAgentSeconds}` : '';
