@@ -111,11 +111,11 @@ export class ApiServer {
       open: (ws) => this.#open(ws),
       message: (ws, message, isBinary) => ws.getUserData().relay?.clientMessage(message, isBinary),
       drain: (ws) => ws.getUserData().relay?.clientDrain(),
-      close: (ws) => {
+      close: (ws, code) => {
         const data = ws.getUserData();
         data.closed = true;
         if (data.relay) {
-          data.relay.clientClosed();
+          data.relay.clientClosed(code);
           this.#relays.delete(data.relay);
         }
       },

@@ -167,9 +167,9 @@ export class ExecRelay {
     }
   }
 
-  /** The WebSocket closed (by either side). */
-  clientClosed(): void {
-    if (!this.#done) this.#finish('client_closed', { reason: 'the client closed the connection' });
+  /** The WebSocket closed (by either side); `code` is its close status. */
+  clientClosed(code: number): void {
+    if (!this.#done) this.#finish('client_closed', { reason: `the client closed the connection (${code})` });
   }
 
   /** The server is stopping: end the session with SHUTTING_DOWN. */
