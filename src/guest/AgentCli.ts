@@ -14,10 +14,13 @@ export interface AgentOptions {
   readonly spawnHelper: string | undefined;
   /** Seconds to keep retrying a vsock listen while the device is not there yet. */
   readonly vsockWaitSeconds: number;
+  /** Seconds a new connection has to deliver its ExecStart (spec §9.10). */
+  readonly startTimeoutSeconds: number;
 }
 
 export const DEFAULT_MAX_SESSIONS = 1024;
 export const DEFAULT_VSOCK_WAIT_SECONDS = 30;
+export const DEFAULT_START_TIMEOUT_SECONDS = 30;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const EPILOGUE = `Every connection carries one exec session (spec/PROTOCOL.md). Commands run in the
@@ -51,6 +54,7 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
     .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' })
     .option('spawn-helper', { type: 'string', requiresArg: true, description: 'path of hypeman-exec-spawn (default: beside the agent, or build/guest/ of the checkout)' })
     .option('vsock-wait', { type: 'number', default: DEFAULT_VSOCK_WAIT_SECONDS, requiresArg: true, description: 'seconds to keep retrying a vsock listen (the device can appear late in boot)' })
+    .option('start-timeout', { type: 'number', default: DEFAULT_START_TIMEOUT_SECONDS, requiresArg: true, description: 'seconds a connection has to send its ExecStart; a silent one gets START_TIMEOUT and is closed, so it cannot hold a session slot' })
     .epilogue(EPILOGUE)
     .help('help')
     .alias('help', 'h')
@@ -72,6 +76,8 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
   if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new AgentStartError('INVALID_OPTION', `--max-sessions must be a whole number ≥ 1, got ${args.maxSessions}`);
   const vsockWait = Number(args.vsockWait);
   if (!Number.isFinite(vsockWait) || vsockWait < 0) throw new AgentStartError('INVALID_OPTION', `--vsock-wait must be a number of seconds ≥ 0, got ${args.vsockWait}`);
+  const startTimeout = Number(args.startTimeout);
+  if (!Number.isFinite(startTimeout) || startTimeout <= 0) throw new AgentStartError('INVALID_OPTION', `--start-timeout must be a number of seconds > 0, got ${args.startTimeout}`);
   const defaultCwd = String(args.defaultCwd);
   if (!isAbsolute(defaultCwd)) throw new AgentStartError('INVALID_OPTION', `--default-cwd must be an absolute path inside the container, got ${JSON.stringify(defaultCwd)}`);
   const env: Record<string, string> = Object.create(null);
@@ -86,5 +92,6 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
     logLevel: String(args.logLevel),
     spawnHelper: args.spawnHelper === undefined ? undefined : String(args.spawnHelper),
     vsockWaitSeconds: vsockWait,
+    startTimeoutSeconds: startTimeout,
   };
 }

@@ -12,6 +12,8 @@ export interface AgentServerOptions {
   readonly maxSessions: number;
   readonly defaultCwd: string;
   readonly configuredEnv: Readonly<Record<string, string>>;
+  /** A connection without ExecStart after this long gets START_TIMEOUT (spec §9.10). */
+  readonly startTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -40,6 +42,7 @@ export class AgentServer {
       reports,
       configuredEnv: options.configuredEnv,
       defaultCwd: options.defaultCwd,
+      startTimeoutMs: options.startTimeoutMs,
       log: options.log,
     };
   }

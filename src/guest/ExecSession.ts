@@ -47,6 +47,8 @@ export interface SessionContext {
   readonly configuredEnv: Readonly<Record<string, string>>;
   /** The working directory of a request without one (spec §9.3). */
   readonly defaultCwd: string;
+  /** Spec §9.10: a connection that sends no ExecStart for this long is ended with START_TIMEOUT. */
+  readonly startTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -87,6 +89,7 @@ export class ExecSession implements CommandObserver {
   #cancelTimeout: (() => void) | null = null;
   #grace: PausableTimer | null = null;
   #linger: NodeJS.Timeout | null = null;
+  #startDeadline: NodeJS.Timeout | null;
 
   constructor(socket: Duplex, context: SessionContext) {
     this.#socket = socket;
@@ -95,6 +98,11 @@ export class ExecSession implements CommandObserver {
     this.#writer = new FrameWriter(socket, this.#state);
     this.#decoder = new FrameDecoder((frame) => this.#onFrame(frame));
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    const startSeconds = context.startTimeoutMs / 1000;
+    this.#startDeadline = setTimeout(() => {
+      this.#startDeadline = null;
+      this.#fail('START_TIMEOUT', `no ExecStart arrived within ${startSeconds} s of connecting; a client sends ExecStart first (spec §4.1)`);
+    }, context.startTimeoutMs);
 
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#clientGone('the client closed the connection'));
@@ -181,6 +189,7 @@ export class ExecSession implements CommandObserver {
   // ---- starting the command ----
 
   async #start(request: ExecStartMessage): Promise<void> {
+    this.#clearStartDeadline();
     this.#phase = 'starting';
     this.#request = request;
     this.#socket.pause(); // later frames wait in #queued until the command runs
@@ -347,6 +356,7 @@ export class ExecSession implements CommandObserver {
 
   /** Sends the last frame and closes the connection once everything is flushed. */
   #end(type: typeof FrameType.Exit | typeof FrameType.Error, frame: Uint8Array): void {
+    this.#clearStartDeadline();
     this.#phase = 'ended';
     this.#parsing = false;
     this.#cancelTimeout?.();
@@ -363,6 +373,11 @@ export class ExecSession implements CommandObserver {
     if (this.#command === null) this.#commandFinished = true;
   }
 
+  #clearStartDeadline(): void {
+    if (this.#startDeadline !== null) clearTimeout(this.#startDeadline);
+    this.#startDeadline = null;
+  }
+
   /** Spec §9.9: the client left (or reset, or sent Error) before the end. */
   #clientGone(reason: string): void {
     if (this.#phase === 'ended') {
@@ -371,6 +386,7 @@ export class ExecSession implements CommandObserver {
       return;
     }
     this.#log.info({ reason }, 'client gone: hanging up the command');
+    this.#clearStartDeadline();
     this.#phase = 'ended';
     this.#parsing = false;
     this.#cancelTimeout?.();

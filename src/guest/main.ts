@@ -32,6 +32,7 @@ async function main(): Promise<number> {
       helperPath,
       maxSessions: options.maxSessions,
       defaultCwd: options.defaultCwd,
+      startTimeoutMs: options.startTimeoutSeconds * 1000,
       configuredEnv: options.env,
       log,
     });

@@ -220,6 +220,25 @@ describe('session limit and shutdown', () => {
     }
   });
 
+  it('ends a connection that sends no ExecStart with START_TIMEOUT and frees its slot', async () => {
+    const agent = await AgentProcess.start({ args: ['--max-sessions', '1', '--start-timeout', '0.3'] });
+    try {
+      const silent = await ExecConnection.open(agent.socketPath);
+      const r = await silent.finish();
+      assert.equal(r.error?.code, 'START_TIMEOUT');
+      assert.match(r.error!.message, /no ExecStart arrived within 0\.3 s/);
+      await silent.closed;
+      let accepted = await runCommand(agent.socketPath, { argv: ['true'] });
+      for (let i = 0; accepted.error?.code === 'TOO_MANY_SESSIONS' && i < 100; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        accepted = await runCommand(agent.socketPath, { argv: ['true'] });
+      }
+      assert.equal(accepted.exit?.code, 0);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('exits on SIGTERM even when nobody reads its stderr (a stuck console)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hx-stuck-log-'));
     const fifo = join(dir, 'stderr');
