@@ -1,0 +1,45 @@
+// The issue's targets, judged on a run's figures (reported, never asserted).
+import type { Figures, Target } from './Report.js';
+
+const fmt = (n: number | null | undefined, digits = 2) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+
+export function judgeTargets(figures: Figures, largestConcurrency: number): Target[] {
+  const out: Target[] = [];
+
+  const lib = figures.get('roundtrip.library');
+  const spawn = figures.get('floor.spawn');
+  const gap = lib?.value != null && spawn?.value != null ? lib.value - spawn.value : null;
+  out.push({
+    name: 'exec round trip p50 (library) within 1 ms of the in-process spawn floor',
+    measured: `${fmt(lib?.value)} ms vs spawn ${fmt(spawn?.value)} ms: +${fmt(gap)} ms`,
+    met: gap === null ? null : gap <= 1,
+  });
+
+  const out1 = figures.get('stdout.api');
+  out.push({
+    name: 'stdout ≥ 1 GB/s end to end through the API server',
+    measured: `${fmt(out1?.value, 0)} MB/s`,
+    met: out1?.value == null ? null : out1.value >= 1000,
+  });
+  out.push({
+    name: 'stdout through the API server ≥ 2× the gRPC baseline',
+    measured: `${fmt(out1?.ratioToGrpc)}× (${fmt(out1?.value, 0)} vs ${fmt(out1?.grpc ? figures.get(out1.grpc)?.value : null, 0)} MB/s)`,
+    met: out1?.ratioToGrpc == null ? null : out1.ratioToGrpc >= 2,
+  });
+
+  const conc = figures.get(`concurrency.api.${largestConcurrency}`);
+  const failures = conc?.detail?.failures as number | undefined;
+  out.push({
+    name: `${largestConcurrency} concurrent sessions with zero failures`,
+    measured: conc ? `${conc.value} succeeded, ${failures} failed` : 'n/a',
+    met: failures === undefined ? null : failures === 0,
+  });
+
+  const peak = figures.get('memory.slow-reader.agent');
+  out.push({
+    name: 'agent peak RSS under a 10 MB/s reader < 64 MiB',
+    measured: `${fmt(peak?.value, 1)} MiB`,
+    met: peak?.value == null ? null : peak.value < 64,
+  });
+  return out;
+}
