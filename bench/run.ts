@@ -116,7 +116,7 @@ async function measureConcurrency(options: BenchOptions, figures: Figures, stack
       unit: 'sessions',
       value: r.successes,
       latency: r.start,
-      detail: { sessions: n, failures: r.failures, failureCodes: r.failureCodes, startP99: r.start.p99, wallSeconds: r.wallMs / 1000 },
+      detail: { sessions: n, failures: r.failures, failureCodes: r.failureCodes, failureSamples: r.failureSamples, startP99: r.start.p99, wallSeconds: r.wallMs / 1000 },
     });
   }
 }

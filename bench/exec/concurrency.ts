@@ -9,6 +9,8 @@ export interface ConcurrencyResult {
   failures: number;
   /** Failures by code, e.g. { CONNECTION_LOST: 2 }. */
   failureCodes: Record<string, number>;
+  /** The first few failures in full ("CODE: message"). */
+  failureSamples: string[];
   /** From the connect call to Started, of the sessions that started. */
   start: LatencyStats;
   /** From the first connect to the last exit. */
@@ -17,8 +19,11 @@ export interface ConcurrencyResult {
 
 export async function concurrentSessions(target: ExecTarget, n: number): Promise<ConcurrencyResult> {
   const failureCodes: Record<string, number> = {};
+  const failureSamples: string[] = [];
   const fail = (err: unknown) => {
-    const code = describeError(err).split(':')[0];
+    const text = describeError(err);
+    if (failureSamples.length < 3) failureSamples.push(text);
+    const code = text.split(':')[0];
     failureCodes[code] = (failureCodes[code] ?? 0) + 1;
   };
   const startMs: number[] = [];
@@ -54,5 +59,5 @@ export async function concurrentSessions(target: ExecTarget, n: number): Promise
       }
     }),
   );
-  return { sessions: n, successes, failures: n - successes, failureCodes, start: latencyStats(startMs), wallMs: performance.now() - t0 };
+  return { sessions: n, successes, failures: n - successes, failureCodes, failureSamples, start: latencyStats(startMs), wallMs: performance.now() - t0 };
 }
