@@ -1,0 +1,24 @@
+import { packageVersion } from '../version.js';
+import { type LocalStreams, parseCliOptions } from './CliOptions.js';
+import { CliExit } from './CliExit.js';
+
+/**
+ * The whole CLI short of exiting: parses `argv`, prints help or the version, or runs the
+ * session. Resolves with the exit status.
+ */
+export async function runCli(argv: string[], local: LocalStreams = process): Promise<number> {
+  let parsed;
+  try {
+    parsed = await parseCliOptions(argv, process.env, { stdinIsTTY: !!local.stdin.isTTY, stdoutIsTTY: !!local.stdout.isTTY }, packageVersion());
+  } catch (err) {
+    local.stderr.write(`hypeman-exec: ${(err as Error).message} (see hypeman-exec --help)\n`);
+    return CliExit.FAILURE;
+  }
+  if ('exit' in parsed) {
+    local.stdout.write(`${parsed.output}\n`);
+    return parsed.exit;
+  }
+  // Loaded only for a session, so --help and --version do not pay for the client and ws.
+  const { runCliSession } = await import('./CliSession.js');
+  return runCliSession(parsed, local);
+}

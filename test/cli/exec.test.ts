@@ -1,0 +1,215 @@
+// The compiled hypeman-exec process against the real API server, mux and agent: pipes,
+// exit statuses, stderr apart, environment and workdir, timeout, signals, failures.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { waitUntil } from '../guest/agentProcess.js';
+import { CliProcess, runCli, stackEnv } from './cliProcess.js';
+import { startStackProcess, type StackProcess } from './stackProcess.js';
+
+let stack: StackProcess;
+let env: NodeJS.ProcessEnv;
+before(async () => {
+  stack = await startStackProcess();
+  env = stackEnv(stack);
+});
+after(async () => {
+  await stack.stop();
+});
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('hypeman-exec: pipes and exit statuses', () => {
+  it('pipes stdin through the command and closes it at EOF (echo hi | hypeman-exec web cat)', async () => {
+    const r = await runCli(['web', 'cat'], env, 'hi\n');
+    assert.equal(r.stdout.toString(), 'hi\n');
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+  });
+
+  it('brings 4 MiB through cat back byte-identical', async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const r = await runCli(['web', 'cat'], env, data);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.length, data.length);
+    assert.equal(sha256(r.stdout), sha256(data));
+  });
+
+  it('keeps stderr apart from stdout, and passes the exit status through', async () => {
+    const r = await runCli(['web', 'sh', '-c', 'echo out; echo err >&2; exit 7'], env);
+    assert.equal(r.stdout.toString(), 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    assert.equal(r.status, 7);
+  });
+
+  it('exits 127 for a command that does not exist', async () => {
+    const r = await runCli(['web', 'no-such-command-here'], env);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /no-such-command-here/);
+  });
+
+  it('exits 128+N when the command dies of signal N', async () => {
+    const r = await runCli(['web', 'sh', '-c', 'kill -TERM $$'], env);
+    assert.equal(r.status, 143);
+  });
+
+  it('exits 124 when --timeout kills the command', async () => {
+    const r = await runCli(['--timeout', '1', 'web', 'sleep', '30'], env);
+    assert.equal(r.status, 124);
+  });
+
+  it('keeps the command\'s own arguments as typed, options and leading zeros included', async () => {
+    const r = await runCli(['web', '--', 'printf', '%s|', '007', '-n', '--x'], env);
+    assert.equal(r.stdout.toString(), '007|-n|--x|');
+    assert.equal(r.status, 0);
+  });
+
+  it('sets -e NAME=value, copies a bare -e NAME from the local environment, and runs in -w', async () => {
+    const r = await runCli(
+      ['-e', 'GREETING=hello world', '-e', 'LOCAL_ONLY', '-e', 'UNSET_HERE', '-w', '/tmp', 'web', 'sh', '-c', 'echo "$GREETING|$LOCAL_ONLY|${UNSET_HERE-unset}"; pwd'],
+      stackEnv(stack, { LOCAL_ONLY: 'from-here' }),
+    );
+    assert.equal(r.stdout.toString(), 'hello world|from-here|unset\n/tmp\n');
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('closes the command\'s stdin at once with --no-stdin, even while local stdin stays open', async () => {
+    const p = new CliProcess(['--no-stdin', 'web', 'sh', '-c', 'cat; echo eof'], env);
+    const r = await p.done;
+    p.child.stdin.destroy();
+    assert.equal(r.stdout.toString(), 'eof\n', `status ${r.status}, stderr ${r.stderr}`);
+    assert.equal(r.status, 0);
+  });
+
+  it('exits 141 without a crash when the local stdout is closed (hypeman-exec web yes | head -1)', async () => {
+    const p = new CliProcess(['web', 'yes'], env);
+    p.child.stdin.end();
+    await new Promise((resolve) => p.child.stdout.once('data', resolve));
+    p.child.stdout.destroy();
+    const r = await p.done;
+    assert.equal(r.status, 141);
+    assert.equal(r.stderr, '');
+  });
+});
+
+describe('hypeman-exec: signals', () => {
+  it('forwards Ctrl-C (SIGINT) to the command', async () => {
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-int; exit 3" INT; echo ready; while :; do sleep 0.05; done'], env);
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    p.child.kill('SIGINT');
+    const r = await p.done;
+    assert.equal(r.stdout.toString(), 'ready\ngot-int\n');
+    assert.equal(r.status, 3);
+  });
+
+  it('forwards SIGTERM to the command', async () => {
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], env);
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    p.child.kill('SIGTERM');
+    const r = await p.done;
+    assert.equal(r.stdout.toString(), 'ready\ngot-term\n');
+    assert.equal(r.status, 5);
+  });
+
+  it('gives up with 130 on a second Ctrl-C soon after the first', async () => {
+    // The command notes each SIGINT and never exits by itself: only giving up ends the CLI.
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo int" INT; echo ready; while :; do sleep 0.05; done'], env);
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    let sent = 0;
+    const exited = p.done.then(() => true);
+    while (!(await Promise.race([exited, new Promise((r) => setTimeout(() => r(false), 50))]))) {
+      // A first Ctrl-C, then another once the command has shown it got it.
+      if (sent === 0 || p.stdoutText.split('int\n').length - 1 >= sent) {
+        p.child.kill('SIGINT');
+        sent++;
+      }
+    }
+    const r = await p.done;
+    assert.equal(r.status, 130);
+    assert.match(r.stdout.toString(), /^ready\n(int\n)+$/);
+  });
+});
+
+describe('hypeman-exec: failures exit 255 with one line naming the cause', () => {
+  const oneLine = (stderr: string) => {
+    assert.equal(stderr.split('\n').length, 2, `one line expected: ${JSON.stringify(stderr)}`);
+    assert.ok(stderr.startsWith('hypeman-exec: '));
+  };
+
+  it('token rejected', async () => {
+    const r = await runCli(['--token', 'not-a-token', 'web', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /rejected the token \(HTTP 401\).*--token or HYPEMAN_TOKEN/);
+  });
+
+  it('no token at all', async () => {
+    const r = await runCli(['web', 'true'], { ...env, HYPEMAN_TOKEN: '' });
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /rejected the token \(HTTP 401\)/);
+  });
+
+  it('no such instance', async () => {
+    const r = await runCli(['nope', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /no such instance: nope \(HTTP 404\)/);
+  });
+
+  it('instance not running (409)', async () => {
+    const r = await runCli(['old', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /instance old is not running \(HTTP 409\).*stopped/);
+  });
+
+  it('API unreachable', async () => {
+    // A port that was just free: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const r = await runCli(['--api-url', url, 'web', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.ok(r.stderr.includes(`cannot reach the API at ${url} (connect ECONNREFUSED`), r.stderr);
+  });
+
+  it('agent not answering', async () => {
+    const r = await runCli(['db', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /the agent of instance db is not answering: .*--wait-for-agent/);
+  });
+
+  it('a bad option, with a hint at --help', async () => {
+    const r = await runCli(['--bogus', 'web', 'true'], env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /Unknown argument: bogus \(see hypeman-exec --help\)/);
+  });
+});
+
+describe('hypeman-exec: --help and --version', () => {
+  it('--version prints the package version', async () => {
+    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    const r = await runCli(['--version'], env);
+    assert.equal(r.stdout.toString(), `${version}\n`);
+    assert.equal(r.status, 0);
+  });
+
+  it('--help shows usage, examples and exit statuses, and never the token', async () => {
+    const r = await runCli(['--help'], env);
+    const text = r.stdout.toString();
+    assert.equal(r.status, 0);
+    assert.match(text, /Usage: hypeman-exec \[options\] <instance> \[--\] \[command\.\.\.\]/);
+    assert.match(text, /Examples:/);
+    assert.match(text, /Exit status:/);
+    assert.ok(!text.includes(stack.token), 'the token from HYPEMAN_TOKEN must not be printed');
+  });
+});

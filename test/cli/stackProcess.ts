@@ -1,0 +1,40 @@
+// Starts test/cli/stackMain.ts (the API server, mux and agent) as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const PROJECT = new URL('../..', import.meta.url).pathname;
+
+export interface StackProcess {
+  url: string;
+  token: string;
+  /** What the stack wrote on stderr. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export async function startStackProcess(): Promise<StackProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(PROJECT, 'test/cli/stackMain.ts')], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => (stderr += s));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (s: string) => {
+      out += s;
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    void exited.then(() => reject(new Error(`the test stack exited before it was ready:\n${stderr}`)));
+  });
+  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  return {
+    url,
+    token,
+    log: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
