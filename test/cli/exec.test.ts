@@ -2,6 +2,7 @@
 // exit statuses, stderr apart, environment and workdir, timeout, signals, failures.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitUntil } from '../guest/agentProcess.js';
@@ -211,5 +212,13 @@ describe('hypeman-exec: --help and --version', () => {
     assert.match(text, /Examples:/);
     assert.match(text, /Exit status:/);
     assert.ok(!text.includes(stack.token), 'the token from HYPEMAN_TOKEN must not be printed');
+  });
+
+  it('the README\'s CLI section names exactly the flags --help names', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## CLI\n'), readme.indexOf('\n## ', readme.indexOf('\n## CLI\n') + 1));
+    const help = (await runCli(['--help'], env)).stdout.toString();
+    const flags = (text: string) => new Set(text.match(/--[a-z][a-z0-9-]*/g) ?? []);
+    assert.deepEqual([...flags(section)].sort(), [...flags(help)].sort());
   });
 });
