@@ -74,11 +74,14 @@ export interface ImageBuildResult {
   readonly durationMs: number;
 }
 
-/** The checkout this module belongs to (works from src/ under tsx and from dist/). */
+/**
+ * The checkout this module belongs to (works from src/ under tsx and from dist/; tsc copies
+ * package.json into dist/, so the checkout is told by its tsconfig.json).
+ */
 export function findProjectRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
   for (let dir = start; ; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'hypeman-exec') return dir;
+    if (existsSync(manifest) && existsSync(join(dir, 'tsconfig.json')) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'hypeman-exec') return dir;
     if (dirname(dir) === dir) throw new Error(`no hypeman-exec package.json above ${start}`);
   }
 }
