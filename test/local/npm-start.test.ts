@@ -126,4 +126,16 @@ describe('npm start', { skip: needsRoot }, () => {
       await stopAndCheckClean(second);
     }
   });
+
+  it('a killed npm start (SIGKILL, no clean-up of its own) takes its sandbox along', async () => {
+    const third = await StartProcess.start(dataDir, port);
+    const descendants = descendantsOf(third.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(dataDir));
+    assert.ok(descendants.length > 0, 'the sandbox runs from the data directory');
+    third.child.kill('SIGKILL');
+    await third.exited;
+    await waitUntil(() => processesMentioning(dataDir).length === 0, 'the orphaned sandbox stopped itself');
+    // The orphaned unshare is reaped by the machine's init, not by us: until then it is a zombie, which counts as alive.
+    await waitUntil(() => descendants.every((pid) => !processExists(pid)), 'the sandbox processes are reaped');
+    assert.equal((await new InstanceRegistry(dataDir).get(INSTANCE)).state, 'stopped', 'its pid is gone, so the record reads stopped');
+  });
 });

@@ -51,7 +51,7 @@ export async function ensureBusyboxRoot(root: string, busybox: string): Promise<
       if (error.code !== 'EEXIST') throw error; // a dangling link of the user's: leave it
     });
   }
-  for (const [name, text] of [['etc/passwd', PASSWD], ['etc/group', GROUP], ['etc/hostname', 'local\n']] as const) {
+  for (const [name, text] of [['etc/passwd', PASSWD], ['etc/group', GROUP]] as const) {
     if (!existsSync(join(root, name))) await writeFile(join(root, name), text, { mode: 0o644 });
   }
 }
