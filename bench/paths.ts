@@ -1,17 +1,7 @@
 // Where things are, from the compiled bench (dist/bench/…) or from source under tsx.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function findProjectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('bench: no package.json above the benchmark; run it from the checkout');
-    dir = up;
-  }
-  return dir;
-}
+import { join } from 'node:path';
+import { findProjectRoot } from '../src/host/projectRoot.js';
 
 export const PROJECT = findProjectRoot();
 export const DIST = join(PROJECT, 'dist');

@@ -198,7 +198,8 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
 
 describe('hypeman-exec: --help and --version', () => {
   it('--version prints the package version', async () => {
-    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    // Read, not imported: an import would make tsc copy package.json into dist/.
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const r = await runCli(['--version'], env);
     assert.equal(r.stdout.toString(), `${version}\n`);
     assert.equal(r.status, 0);

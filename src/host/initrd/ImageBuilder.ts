@@ -17,6 +17,7 @@ import { bundleAgent, findSpawnHelper, findVsockAddon, nodePtyFiles, type Packag
 import { CpioArchive, type CpioEntry, type CpioPlan } from './CpioWriter.js';
 import { readElfInfo, resolveRuntimeDependencies, type RuntimeDependencies } from './ElfDependencies.js';
 import { InitrdError } from './errors.js';
+import { findProjectRoot } from '../projectRoot.js';
 import { imageLayout, launcherScript, type ImageLayout } from './ImageLayout.js';
 import { renderInitScript } from './InitScript.js';
 
@@ -74,17 +75,7 @@ export interface ImageBuildResult {
   readonly durationMs: number;
 }
 
-/**
- * The checkout this module belongs to (works from src/ under tsx and from dist/; tsc copies
- * package.json into dist/, so the checkout is told by its tsconfig.json).
- */
-export function findProjectRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && existsSync(join(dir, 'tsconfig.json')) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'hypeman-exec') return dir;
-    if (dirname(dir) === dir) throw new Error(`no hypeman-exec package.json above ${start}`);
-  }
-}
+export { findProjectRoot };
 
 export async function collectImageInputs(options: ImageBuildOptions = {}): Promise<ImageInputs> {
   const projectRoot = options.projectRoot ?? findProjectRoot();
