@@ -12,8 +12,9 @@ export interface StackProcess {
   stop(): Promise<void>;
 }
 
-export async function startStackProcess(): Promise<StackProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(PROJECT, 'test/cli/stackMain.ts')], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `nodeOptions` go to the stack's node before its script (e.g. profiler flags). */
+export async function startStackProcess(nodeOptions: string[] = []): Promise<StackProcess> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', join(PROJECT, 'test/cli/stackMain.ts')], { cwd: PROJECT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => (stderr += s));

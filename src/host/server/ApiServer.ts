@@ -209,7 +209,12 @@ export class ApiServer {
     this.#authorizeUpgrade(headers).then(
       (data) => {
         if (state.aborted) return;
-        res.cork(() => res.upgrade<SessionData>(data, headers.key, data.protocol, headers.extensions, context));
+        // Not inside res.cork(): after an upgrade, this uWS build's cork() reads the new
+        // WebSocket's memory as the old response's state and, when a stale bit says
+        // "Connection: close", shuts the socket at once (about 1 session in 100 under load;
+        // uNetworking/uWebSockets#1928, fixed upstream by PR #1929). Uncorked, the 101 goes out
+        // in a few small writes and uWS prints one warning per process.
+        res.upgrade<SessionData>(data, headers.key, data.protocol, headers.extensions, context);
       },
       (err) => this.#sendError(res, state, err),
     );
