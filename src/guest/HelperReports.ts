@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { LISTEN_BACKLOG } from '../vsock/backlog.js';
 
 /** Where the helper was when it gave up (spawn-helper.c). */
 export type HelperStage = 'chroot' | 'fork' | 'credentials' | 'cwd' | 'exec';
@@ -74,7 +75,7 @@ export class HelperReportServer {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(`\0${name}`, () => {
+      server.listen({ path: `\0${name}`, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { LISTEN_BACKLOG } from '../vsock/backlog.js';
 import { AgentStartError } from './errors.js';
 import { formatListenAddress, type ListenAddress } from './ListenAddress.js';
 
@@ -17,7 +18,7 @@ export interface Listener {
 function listenOn(server: Server, target: { path: string } | { host: string; port: number }): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(target, () => {
+    server.listen({ ...target, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

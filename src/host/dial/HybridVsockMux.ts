@@ -1,6 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { CONNECT_COMMAND_BUFFER, INVALID, NEED_MORE, parseConnectCommand } from './ConnectCommand.js';
+import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
 
 /** Cloud Hypervisor's muxer holds at most this many connections (unix/mod.rs MAX_CONNECTIONS). */
 export const MUX_MAX_CONNECTIONS = 1023;
@@ -64,7 +65,7 @@ export class HybridVsockMux {
     await unlink(this.socketPath).catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(this.socketPath, () => {
+      this.#server.listen({ path: this.socketPath, backlog: LISTEN_BACKLOG }, () => {
         this.#server.removeListener('error', reject);
         resolve();
       });
