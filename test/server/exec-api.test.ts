@@ -149,6 +149,22 @@ describe('framed dialect (spec §8.1)', () => {
     assert.equal(err && 'code' in err ? err.code : undefined, 'AGENT_UNREACHABLE');
     assert.equal(r.closeCode, 4048);
   });
+
+  it('reports INSTANCE_NOT_RUNNING (close 4049) when the instance stops while the server waits for its agent', async () => {
+    const client = new FramedClient(execUrl(stack.url, 'db', [['command', 'true'], ['wait_for_agent', '2']]), { token: stack.token });
+    await client.opened();
+    const record = await stack.registry.get('db-id');
+    await stack.registry.put({ ...record, state: 'stopped' });
+    try {
+      const r = await client.done;
+      const err = r.messages.find((m) => m.type === FrameType.Error);
+      assert.equal(err && 'code' in err ? err.code : undefined, 'INSTANCE_NOT_RUNNING');
+      assert.match(err && 'message' in err ? err.message : '', /db-id is stopped, not running/);
+      assert.equal(r.closeCode, 4049);
+    } finally {
+      await stack.registry.put({ ...record, state: 'running' });
+    }
+  });
 });
 
 describe('compatible dialect (spec §8.2)', () => {

@@ -1,7 +1,9 @@
 // The API server's request parsing, token verification and origin policy, on their own.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { ApiError } from '../../src/host/server/errors.js';
 import { parseJsonRequest, parseQueryRequest, queryHasRequest } from '../../src/host/server/ExecRequestParams.js';
@@ -82,6 +84,18 @@ describe('TokenVerifier', () => {
 
   it('refuses a short secret at configuration time', () => {
     assert.throws(() => TokenVerifier.fromConfig({ kind: 'secret', secret: 'short' }), /at least 32 bytes/);
+  });
+});
+
+describe('server configuration', () => {
+  it('refuses a --max-frame-size below the agent\'s 64 KiB output frames, with exit status 1', async () => {
+    const main = new URL('../../src/host/server/main.ts', import.meta.url).pathname;
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', main, '--jwt-secret', SECRET, '--max-frame-size', '1024']);
+    await assert.rejects(run, (e: { code?: number; stderr?: string }) => {
+      assert.equal(e.code, 1);
+      assert.equal(e.stderr, 'hypeman-exec-server: --max-frame-size must be a number ≥ 65536, got 1024\n');
+      return true;
+    });
   });
 });
 

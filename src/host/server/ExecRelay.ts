@@ -248,8 +248,10 @@ export class ExecRelay {
     this.#connecting = true;
     this.#ctx.connectAgent(waitForAgentSeconds, this.#abort.signal).then(
       (agent) => this.#attach(agent),
-      (err: Error) => {
-        if (!this.#done) this.#fail('AGENT_UNREACHABLE', `cannot reach the agent of instance ${this.#ctx.instance}: ${err.message}`);
+      (err: Error & { code?: unknown }) => {
+        if (this.#done) return;
+        if (err.code === 'INSTANCE_NOT_RUNNING') this.#fail('INSTANCE_NOT_RUNNING', err.message);
+        else this.#fail('AGENT_UNREACHABLE', `cannot reach the agent of instance ${this.#ctx.instance}: ${err.message}`);
       },
     );
   }

@@ -29,8 +29,19 @@ export class RegistryDirectory implements InstanceDirectory {
 
   async connectAgent(instance: InstanceSummary, waitForAgentSeconds: number, signal: AbortSignal): Promise<Duplex> {
     // Re-read: the record may have changed since the upgrade was authorised.
-    const record = await this.#registry.get(instance.id);
+    const record = await this.#running(instance.id);
+    try {
+      return await dialWithRetry(dialerFor(record), { timeoutSeconds: waitForAgentSeconds, signal });
+    } catch (err) {
+      // An agent that stopped answering because its instance stopped is told as such.
+      await this.#running(instance.id);
+      throw err;
+    }
+  }
+
+  async #running(id: string): Promise<InstanceRecord> {
+    const record = await this.#registry.get(id);
     if (record.state !== 'running') throw new InstanceNotRunningError(record.id, record.state);
-    return dialWithRetry(dialerFor(record), { timeoutSeconds: waitForAgentSeconds, signal });
+    return record;
   }
 }

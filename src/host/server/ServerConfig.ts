@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import yargs from 'yargs';
-import { DEFAULT_MAX_PAYLOAD } from '../../wire/index.js';
+import { DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
+import { DEFAULT_DATA_DIR } from '../registry/InstanceRegistry.js';
 import { type TokenKeyConfig } from './TokenVerifier.js';
 
 /** Everything the API server is configured with (flags, each with an environment variable). */
@@ -15,8 +16,6 @@ export interface ServerConfig {
   shutdownGraceSeconds: number;
   logLevel: string;
 }
-
-export const DEFAULT_DATA_DIR = '/var/lib/hypeman';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG';
@@ -45,7 +44,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     .option('jwt-public-key', { type: 'string', default: env.HYPEMAN_JWT_PUBLIC_KEY, description: 'PEM public key file for RS256/ES256 tokens' })
     .option('jwt-algorithm', { choices: ['RS256', 'ES256'] as const, default: (env.HYPEMAN_JWT_ALGORITHM as 'RS256' | 'ES256') || 'RS256', description: 'algorithm of --jwt-public-key' })
     .option('allowed-origins', { type: 'string', default: env.HYPEMAN_ALLOWED_ORIGINS || '', description: 'browser origins allowed besides the server\'s own (comma-separated; * allows any: avoid)' })
-    .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes' })
+    .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes (at least 65536)' })
     .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || 10_000), description: 'exec sessions at once' })
     .option('shutdown-grace', { type: 'number', default: Number(env.HYPEMAN_SHUTDOWN_GRACE || 10), description: 'seconds running sessions get to finish on SIGTERM' })
     .option('log-level', { type: 'string', default: env.HYPEMAN_LOG_LEVEL || 'info', description: 'pino log level (logs go to stderr)' })
@@ -77,7 +76,9 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
   }
   for (const [name, value, min] of [
     ['--port', args.port, 0],
-    ['--max-frame-size', args.maxFrameSize, 1024],
+    // Agents send output in frames of up to MAX_DATA_CHUNK: a smaller limit would fail every
+    // session that prints more than that at once.
+    ['--max-frame-size', args.maxFrameSize, MAX_DATA_CHUNK],
     ['--max-sessions', args.maxSessions, 1],
     ['--shutdown-grace', args.shutdownGrace, 0],
   ] as const) {
