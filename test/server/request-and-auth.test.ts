@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { ApiError } from '../../src/host/server/errors.js';
 import { parseJsonRequest, parseQueryRequest, queryHasRequest } from '../../src/host/server/ExecRequestParams.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
+import { parseServerConfig } from '../../src/host/server/ServerConfig.js';
 import { TokenVerifier, mayUseInstance, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
 
 const SECRET = 'x'.repeat(32);
@@ -68,18 +69,36 @@ describe('TokenVerifier', () => {
     await assert.rejects(v.verify(await signDevelopmentToken('y'.repeat(32), { sub: 'a' })), rejects('UNAUTHORIZED'));
     await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' }, '-1s')), rejects('UNAUTHORIZED'));
     await assert.rejects(v.verify('not.a.jwt'), rejects('UNAUTHORIZED'));
-    const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
-    await assert.rejects(v.verify(noSub), rejects('UNAUTHORIZED'));
+    const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+    await assert.rejects(v.verify(noSub), (e: unknown) => rejects('UNAUTHORIZED')(e) && /no "sub" claim/.test((e as Error).message));
   });
 
   it('refuses an alg=none token and an HS256 token when a public key is configured', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const v = TokenVerifier.fromConfig({ kind: 'public-key', pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), algorithms: ['ES256'] });
-    const good = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setSubject('bob').sign(privateKey);
+    const good = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setSubject('bob').setExpirationTime('1h').sign(privateKey);
     assert.equal((await v.verify(good)).subject, 'bob');
     await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' })), rejects('UNAUTHORIZED'));
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`;
     await assert.rejects(v.verify(none), rejects('UNAUTHORIZED'));
+  });
+
+  it('requires exp, with a message that says so', async () => {
+    const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
+    const forever = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('a').sign(new TextEncoder().encode(SECRET));
+    await assert.rejects(v.verify(forever), (e: unknown) => rejects('UNAUTHORIZED')(e) && /no "exp" claim; this server accepts only tokens that expire/.test((e as Error).message));
+  });
+
+  it('checks iss and aud when configured, and only then', async () => {
+    const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET }, { issuer: 'https://auth.example', audience: 'hypeman-exec' });
+    const good = await signDevelopmentToken(SECRET, { sub: 'a', iss: 'https://auth.example', aud: 'hypeman-exec' });
+    assert.equal((await v.verify(good)).subject, 'a');
+    const message = (re: RegExp) => (e: unknown) => rejects('UNAUTHORIZED')(e) && re.test((e as Error).message);
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a', aud: 'hypeman-exec' })), message(/no "iss" claim/));
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a', iss: 'https://evil.example', aud: 'hypeman-exec' })), message(/"iss" claim is not valid/));
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a', iss: 'https://auth.example', aud: 'other' })), message(/"aud" claim is not valid/));
+    const lax = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
+    assert.equal((await lax.verify(await signDevelopmentToken(SECRET, { sub: 'a', iss: 'anyone', aud: 'anything' }))).subject, 'a');
   });
 
   it('refuses a short secret at configuration time', () => {
@@ -88,6 +107,13 @@ describe('TokenVerifier', () => {
 });
 
 describe('server configuration', () => {
+  it('takes --jwt-issuer and --jwt-audience, or HYPEMAN_JWT_ISSUER and HYPEMAN_JWT_AUDIENCE', async () => {
+    const fromFlags = await parseServerConfig(['--jwt-secret', SECRET, '--jwt-issuer', 'i', '--jwt-audience', 'a'], {}, '0.0.0');
+    assert.deepEqual(fromFlags?.tokenClaims, { issuer: 'i', audience: 'a' });
+    const fromEnv = await parseServerConfig([], { HYPEMAN_JWT_SECRET: SECRET, HYPEMAN_JWT_ISSUER: 'j' }, '0.0.0');
+    assert.deepEqual(fromEnv?.tokenClaims, { issuer: 'j' });
+  });
+
   it('refuses a --max-frame-size below the agent\'s 64 KiB output frames, with exit status 1', async () => {
     const main = new URL('../../src/host/server/main.ts', import.meta.url).pathname;
     const run = promisify(execFile)(process.execPath, ['--import', 'tsx', main, '--jwt-secret', SECRET, '--max-frame-size', '1024']);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import yargs from 'yargs';
 import { DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
 import { DEFAULT_DATA_DIR } from '../registry/InstanceRegistry.js';
-import { type TokenKeyConfig } from './TokenVerifier.js';
+import { type TokenClaimRules, type TokenKeyConfig } from './TokenVerifier.js';
 
 /** Everything the API server is configured with (flags, each with an environment variable). */
 export interface ServerConfig {
@@ -10,6 +10,7 @@ export interface ServerConfig {
   port: number;
   dataDir: string;
   tokenKey: TokenKeyConfig;
+  tokenClaims: TokenClaimRules;
   allowedOrigins: string[];
   maxFrameSize: number;
   maxSessions: number;
@@ -23,12 +24,14 @@ export class ConfigError extends Error {
 
 const ENV_HELP = `Every option can also be set by environment: HYPEMAN_HOST, PORT or HYPEMAN_PORT,
 HYPEMAN_DATA_DIR, HYPEMAN_JWT_SECRET, HYPEMAN_JWT_SECRET_FILE, HYPEMAN_JWT_PUBLIC_KEY,
-HYPEMAN_JWT_ALGORITHM, HYPEMAN_ALLOWED_ORIGINS (comma-separated), HYPEMAN_MAX_FRAME_SIZE,
-HYPEMAN_MAX_SESSIONS, HYPEMAN_SHUTDOWN_GRACE, HYPEMAN_LOG_LEVEL. Flags win.
+HYPEMAN_JWT_ALGORITHM, HYPEMAN_JWT_ISSUER, HYPEMAN_JWT_AUDIENCE, HYPEMAN_ALLOWED_ORIGINS
+(comma-separated), HYPEMAN_MAX_FRAME_SIZE, HYPEMAN_MAX_SESSIONS, HYPEMAN_SHUTDOWN_GRACE,
+HYPEMAN_LOG_LEVEL. Flags win.
 
 Tokens: HS256 with --jwt-secret (at least 32 bytes; or --jwt-secret-file), or RS256/ES256
-with --jwt-public-key FILE (PEM). A token's "sub" is audited; an "instances" claim (array of
-ids or names) limits the instances it may use.`;
+with --jwt-public-key FILE (PEM). Every token needs "exp" and "sub" (audited); "iss" and
+"aud" are checked when --jwt-issuer and --jwt-audience are set; an "instances" claim (array
+of ids or names) limits the instances it may use.`;
 
 /** Parses the server's flags and environment. Returns null after printing --help/--version. */
 export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, version: string): Promise<ServerConfig | null> {
@@ -43,6 +46,8 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     .option('jwt-secret-file', { type: 'string', default: env.HYPEMAN_JWT_SECRET_FILE, description: 'file holding the HS256 secret' })
     .option('jwt-public-key', { type: 'string', default: env.HYPEMAN_JWT_PUBLIC_KEY, description: 'PEM public key file for RS256/ES256 tokens' })
     .option('jwt-algorithm', { choices: ['RS256', 'ES256'] as const, default: (env.HYPEMAN_JWT_ALGORITHM as 'RS256' | 'ES256') || 'RS256', description: 'algorithm of --jwt-public-key' })
+    .option('jwt-issuer', { type: 'string', default: env.HYPEMAN_JWT_ISSUER, description: 'tokens must have this "iss" claim' })
+    .option('jwt-audience', { type: 'string', default: env.HYPEMAN_JWT_AUDIENCE, description: 'tokens must have this "aud" claim (or list it)' })
     .option('allowed-origins', { type: 'string', default: env.HYPEMAN_ALLOWED_ORIGINS || '', description: 'browser origins allowed besides the server\'s own (comma-separated; * allows any: avoid)' })
     .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes (at least 65536)' })
     .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || 10_000), description: 'exec sessions at once' })
@@ -89,6 +94,10 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     port: args.port,
     dataDir: args.dataDir,
     tokenKey,
+    tokenClaims: {
+      ...(args.jwtIssuer ? { issuer: args.jwtIssuer } : {}),
+      ...(args.jwtAudience ? { audience: args.jwtAudience } : {}),
+    },
     allowedOrigins: args.allowedOrigins.split(',').map((o) => o.trim()).filter(Boolean),
     maxFrameSize: args.maxFrameSize,
     maxSessions: args.maxSessions,

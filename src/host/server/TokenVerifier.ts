@@ -15,29 +15,41 @@ export type TokenKeyConfig =
   | { kind: 'secret'; secret: string }
   | { kind: 'public-key'; pem: string; algorithms: Array<'RS256' | 'ES256'> };
 
+/** Claims a token must carry besides `sub` and `exp`, when the server is configured with them. */
+export interface TokenClaimRules {
+  /** `iss` must equal this. */
+  issuer?: string;
+  /** `aud` must be or contain this. */
+  audience?: string;
+}
+
 /** Shortest HS256 secret accepted: 32 bytes, the size of the hash (RFC 7518 §3.2). */
 export const MIN_SECRET_BYTES = 32;
 
 /**
- * Verifies bearer JWTs: HS256 with a shared secret, or RS256/ES256 with a public key.
- * The `instances` claim (array of ids or names) restricts which instances a token may use.
+ * Verifies bearer JWTs: HS256 with a shared secret, or RS256/ES256 with a public key. Every
+ * token must expire (`exp`) and name its subject (`sub`); `iss` and `aud` are checked when
+ * configured. The `instances` claim (array of ids or names) restricts which instances a
+ * token may use.
  */
 export class TokenVerifier {
   readonly #key: Uint8Array | KeyObject;
   readonly #algorithms: string[];
+  readonly #rules: TokenClaimRules;
 
-  private constructor(key: Uint8Array | KeyObject, algorithms: string[]) {
+  private constructor(key: Uint8Array | KeyObject, algorithms: string[], rules: TokenClaimRules) {
     this.#key = key;
     this.#algorithms = algorithms;
+    this.#rules = rules;
   }
 
-  static fromConfig(config: TokenKeyConfig): TokenVerifier {
+  static fromConfig(config: TokenKeyConfig, rules: TokenClaimRules = {}): TokenVerifier {
     if (config.kind === 'secret') {
       const secret = new TextEncoder().encode(config.secret);
       if (secret.length < MIN_SECRET_BYTES) {
         throw new Error(`the JWT secret must be at least ${MIN_SECRET_BYTES} bytes long; generate one with: openssl rand -hex 32`);
       }
-      return new TokenVerifier(secret, ['HS256']);
+      return new TokenVerifier(secret, ['HS256'], rules);
     }
     let key: KeyObject;
     try {
@@ -45,17 +57,23 @@ export class TokenVerifier {
     } catch (err) {
       throw new Error(`the JWT public key is not a PEM public key: ${(err as Error).message}`);
     }
-    return new TokenVerifier(key, config.algorithms);
+    return new TokenVerifier(key, config.algorithms, rules);
   }
 
-  static async fromPublicKeyFile(path: string, algorithms: Array<'RS256' | 'ES256'>): Promise<TokenVerifier> {
-    return TokenVerifier.fromConfig({ kind: 'public-key', pem: await readFile(path, 'utf8'), algorithms });
+  static async fromPublicKeyFile(path: string, algorithms: Array<'RS256' | 'ES256'>, rules: TokenClaimRules = {}): Promise<TokenVerifier> {
+    return TokenVerifier.fromConfig({ kind: 'public-key', pem: await readFile(path, 'utf8'), algorithms }, rules);
   }
 
   async verify(token: string): Promise<Principal> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#key, { algorithms: this.#algorithms }));
+      ({ payload } = await jwtVerify(token, this.#key, {
+        algorithms: this.#algorithms,
+        // A token that never expires cannot be revoked short of changing the key.
+        requiredClaims: ['exp'],
+        ...(this.#rules.issuer !== undefined ? { issuer: this.#rules.issuer } : {}),
+        ...(this.#rules.audience !== undefined ? { audience: this.#rules.audience } : {}),
+      }));
     } catch (err) {
       throw new UnauthorizedError(describeJoseError(err));
     }
@@ -78,7 +96,14 @@ function describeJoseError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'the token has expired; get a new one';
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid for this server';
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${err.claim}" claim is not valid: ${err.reason}`;
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') {
+      return err.claim === 'exp'
+        ? 'the token has no "exp" claim; this server accepts only tokens that expire'
+        : `the token has no "${err.claim}" claim; this server requires one`;
+    }
+    return `the token's "${err.claim}" claim is not valid: ${err.reason}`;
+  }
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'the token is not a well-formed JWT';
   return 'the token could not be verified';
 }
@@ -91,13 +116,15 @@ export function mayUseInstance(principal: Principal, id: string, name: string): 
 /** Signs an HS256 token (for development tokens and tests). */
 export async function signDevelopmentToken(
   secret: string,
-  claims: { sub: string; instances?: string[] },
+  claims: { sub: string; instances?: string[]; iss?: string; aud?: string },
   expiresIn: string = '30d',
 ): Promise<string> {
-  return new SignJWT({ ...(claims.instances ? { instances: claims.instances } : {}) })
+  const jwt = new SignJWT({ ...(claims.instances ? { instances: claims.instances } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
     .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(secret));
+    .setExpirationTime(expiresIn);
+  if (claims.iss !== undefined) jwt.setIssuer(claims.iss);
+  if (claims.aud !== undefined) jwt.setAudience(claims.aud);
+  return jwt.sign(new TextEncoder().encode(secret));
 }

@@ -17,7 +17,7 @@ async function main(): Promise<number> {
     host: config.host,
     port: config.port,
     directory: new RegistryDirectory(new InstanceRegistry(config.dataDir)),
-    verifier: TokenVerifier.fromConfig(config.tokenKey),
+    verifier: TokenVerifier.fromConfig(config.tokenKey, config.tokenClaims),
     origins: new OriginPolicy(config.allowedOrigins),
     logger,
     limits: { maxPayload: config.maxFrameSize },
