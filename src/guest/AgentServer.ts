@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { BufferReclaimer } from './BufferReclaimer.js';
 import { ContainerRoot } from './ContainerRoot.js';
 import { ExecSession, refuseConnection, type SessionContext } from './ExecSession.js';
 import { HelperReportServer } from './HelperReports.js';
@@ -31,6 +32,7 @@ export class AgentServer {
   readonly #reports: HelperReportServer;
   readonly #maxSessions: number;
   readonly #sessions = new Set<ExecSession>();
+  readonly #reclaimer = new BufferReclaimer();
   #stopping = false;
 
   private constructor(options: AgentServerOptions, reports: HelperReportServer) {
@@ -64,7 +66,11 @@ export class AgentServer {
     }
     const session = new ExecSession(socket, this.#context);
     this.#sessions.add(session);
-    void session.done.then(() => this.#sessions.delete(session));
+    this.#reclaimer.start();
+    void session.done.then(() => {
+      this.#sessions.delete(session);
+      if (this.#sessions.size === 0) this.#reclaimer.stop();
+    });
   }
 
   /**
