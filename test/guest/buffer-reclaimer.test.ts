@@ -12,47 +12,46 @@ function churn(bytes: number): void {
   assert.equal(sink >= bytes, true);
 }
 
+/** A started reclaimer for `fn`, stopped afterwards. */
+function withReclaimer(fn: (r: BufferReclaimer) => void): void {
+  const r = new BufferReclaimer();
+  r.start();
+  try {
+    fn(r);
+  } finally {
+    r.stop();
+  }
+}
+
 describe('BufferReclaimer', () => {
   it('exposes gc() in a process started without --expose-gc', () => {
     assert.equal(new BufferReclaimer().available, true);
   });
 
   it('does nothing while external memory stays under the step', () => {
-    const r = new BufferReclaimer();
-    r.start();
-    try {
+    withReclaimer((r) => {
       r.check();
       assert.deepEqual(r.collections, { minor: 0, major: 0 });
-    } finally {
-      r.stop();
-    }
+    });
   });
 
   it('collects garbage buffers once they pass the step, and external memory falls back', () => {
-    const r = new BufferReclaimer();
-    r.start();
-    try {
+    withReclaimer((r) => {
       const before = memoryUsage().arrayBuffers;
       churn(4 * RECLAIM_STEP);
       assert.ok(memoryUsage().arrayBuffers - before >= RECLAIM_STEP, 'the churn should leave garbage behind');
       r.check();
       assert.ok(r.collections.minor + r.collections.major >= 1);
       assert.ok(memoryUsage().arrayBuffers - before < RECLAIM_STEP, `${memoryUsage().arrayBuffers - before} bytes still held`);
-    } finally {
-      r.stop();
-    }
+    });
   });
 
   it('keeps what is live: buffers still referenced survive', () => {
-    const r = new BufferReclaimer();
-    r.start();
-    try {
+    withReclaimer((r) => {
       const live = Array.from({ length: 64 }, () => Buffer.alloc(65536, 7));
       churn(4 * RECLAIM_STEP);
       r.check();
       assert.ok(live.every((b) => b.length === 65536 && b[65535] === 7));
-    } finally {
-      r.stop();
-    }
+    });
   });
 });
