@@ -4,19 +4,25 @@
  * socket it is garbage, but V8 collects such buffers only when its young generation fills
  * (tiny Buffer objects fill it slowly) or when external memory has grown by tens of MiB.
  * Under a slow reader that let the agent grow from 59 to 94 MiB. While sessions run, this
- * checks external ArrayBuffer memory ten times a second and, once it has grown by
+ * checks external memory ten times a second and, once it has grown by
  * RECLAIM_STEP over what is live, runs a minor GC (a scavenge: well under a millisecond),
  * and a full GC when the growth survives the scavenge.
  */
-import { memoryUsage } from 'node:process';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Growth of external ArrayBuffer memory over what is live that triggers a scavenge. */
 export const RECLAIM_STEP = 2 * 1024 * 1024;
-/** Growth a scavenge could not undo that triggers a full GC. */
+/** Growth a scavenge could not undo that triggers a full GC... */
 export const MAJOR_STEP = 4 * RECLAIM_STEP;
+/** ...at most this often. */
+const MAJOR_INTERVAL_MS = 1_000;
 const CHECK_INTERVAL_MS = 100;
+
+/** Memory held outside V8's heap (Buffer contents among it); cheaper than process.memoryUsage(). */
+function externalMemory(): number {
+  return getHeapStatistics().external_memory;
+}
 
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void;
 
@@ -35,8 +41,9 @@ function exposeGc(): GcFunction | null {
 export class BufferReclaimer {
   readonly #gc: GcFunction | null;
   #timer: NodeJS.Timeout | null = null;
-  /** External memory known to be live: measured when idle or right after a full GC. */
+  /** External memory when the first session started: what is live when idle. */
   #liveFloor = 0;
+  #lastMajor = -Infinity;
   /** Collections run so far, by kind (for tests and the log). */
   readonly collections = { minor: 0, major: 0 };
 
@@ -52,7 +59,7 @@ export class BufferReclaimer {
   /** Sessions are running: start watching (idempotent). */
   start(): void {
     if (this.#timer || !this.#gc) return;
-    this.#liveFloor = memoryUsage().arrayBuffers;
+    this.#liveFloor = externalMemory();
     this.#timer = setInterval(() => this.check(), CHECK_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -66,15 +73,18 @@ export class BufferReclaimer {
   /** One look at external memory (run by the timer; public for tests). */
   check(): void {
     const gc = this.#gc;
-    if (!gc || memoryUsage().arrayBuffers - this.#liveFloor < RECLAIM_STEP) return;
+    if (!gc || externalMemory() - this.#liveFloor < RECLAIM_STEP) return;
     gc({ type: 'minor' });
     this.collections.minor++;
     // Buffers still queued during an earlier scavenge were promoted to the old generation,
-    // which only a full GC frees; a full GC also tells what is really live.
-    if (memoryUsage().arrayBuffers - this.#liveFloor >= MAJOR_STEP) {
+    // which only a full GC frees. V8 frees collected buffers on a background thread, so the
+    // figure right after a GC still counts some: the floor stays what it was when idle, and
+    // full GCs are spaced out in case the growth is really live (many busy sessions).
+    const now = performance.now();
+    if (externalMemory() - this.#liveFloor >= MAJOR_STEP && now - this.#lastMajor >= MAJOR_INTERVAL_MS) {
       gc({ type: 'major' });
       this.collections.major++;
-      this.#liveFloor = memoryUsage().arrayBuffers;
+      this.#lastMajor = now;
     }
   }
 }
