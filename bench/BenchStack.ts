@@ -1,14 +1,27 @@
 // Every component of the measured paths, each a separate process running compiled code:
-// the agent (unix listener), the gRPC baseline's agent, the HybridVsockMux standing in for
-// the VMM (port 2222 → agent, 2223 → gRPC agent), and the API server reading an instance
-// registry in a temp dir. The runner itself is the client.
-import { mkdtempSync, rmSync } from 'node:fs';
+// the agent (the image's esbuild bundle, on a unix listener), the gRPC baseline's agent, the
+// HybridVsockMux standing in for the VMM (port 2222 → agent, 2223 → gRPC agent), and the API
+// server reading an instance registry in a temp dir. The runner itself is the client.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstanceRegistry } from '../src/host/registry/InstanceRegistry.js';
 import { signDevelopmentToken } from '../src/host/server/TokenVerifier.js';
 import { NodeProcess } from './NodeProcess.js';
-import { compiled } from './paths.js';
+import { bundleAgent } from '../src/host/initrd/AgentBundle.js';
+import { compiled, DIST, PROJECT } from './paths.js';
+
+/**
+ * The agent as the guest image ships it: src/guest bundled by esbuild into one file (its idle
+ * RSS is about 8 MiB below the multi-module dist/ build's). Written under dist/ so that
+ * node-pty, kept outside the bundle as in the image, resolves from the checkout.
+ */
+async function writeAgentBundle(): Promise<string> {
+  const bundle = await bundleAgent({ entry: join(PROJECT, 'src', 'guest', 'main.ts'), workingDirectory: PROJECT });
+  const path = join(DIST, 'bench', 'agent.bundle.mjs');
+  writeFileSync(path, bundle.code);
+  return path;
+}
 
 export const AGENT_PORT = 2222;
 export const GRPC_PORT = 2223;
@@ -53,8 +66,8 @@ export class BenchStack {
       const grpcSocket = join(dir, 'grpc-agent.sock');
       const agent = await start({
         name: 'agent',
-        script: compiled('src/guest/main.js'),
-        args: ['--listen', `unix:${agentSocket}`],
+        script: await writeAgentBundle(),
+        args: ['--listen', `unix:${agentSocket}`, '--spawn-helper', join(PROJECT, 'build', 'guest', 'hypeman-exec-spawn')],
         dir,
         ready: /"msg":"agent ready"/,
       });

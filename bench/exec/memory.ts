@@ -5,6 +5,7 @@ import type { NodeProcess } from '../NodeProcess.js';
 import { stdoutCommand } from './throughput.js';
 
 const SETTLE_MS = 500;
+const WARMUP_SESSIONS = 20;
 
 export interface IdleMemory {
   sessions: number;
@@ -16,6 +17,14 @@ export interface IdleMemory {
 
 /** Opens `n` sessions of `sleep 60` through `target`; RSS growth of each component ÷ n. */
 export async function idleSessionMemory(target: ExecTarget, n: number, components: NodeProcess[]): Promise<IdleMemory> {
+  // A few sessions first, so that compiling the session code is not counted per session.
+  for (let i = 0; i < WARMUP_SESSIONS; i++) {
+    const s = await execInInstance(target, { argv: ['true'] });
+    s.closeStdin();
+    s.stdout.resume();
+    s.stderr.resume();
+    await s.exit;
+  }
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const before = components.map((c) => c.statusKib('VmRSS'));
   const sessions = await Promise.all(
