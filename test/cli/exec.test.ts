@@ -188,6 +188,20 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
     assert.match(r.stderr, /the agent of instance db is not answering: .*--wait-for-agent/);
   });
 
+  it('an agent that stops answering mid-session (a frozen VM), found by --keepalive', async () => {
+    const p = new CliProcess(['--keepalive', '0.3', 'web', 'sh', '-c', 'echo ready; exec sleep 30'], env);
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    process.kill(stack.agentPid, 'SIGSTOP');
+    try {
+      const r = await p.done;
+      assert.equal(r.status, 255);
+      oneLine(r.stderr);
+      assert.match(r.stderr, /the agent of instance web is not answering: /);
+    } finally {
+      process.kill(stack.agentPid, 'SIGCONT');
+    }
+  });
+
   it('a bad option, with a hint at --help', async () => {
     const r = await runCli(['--bogus', 'web', 'true'], env);
     assert.equal(r.status, 255);

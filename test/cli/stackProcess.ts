@@ -7,6 +7,8 @@ const PROJECT = new URL('../..', import.meta.url).pathname;
 export interface StackProcess {
   url: string;
   token: string;
+  /** The agent's process (to freeze it with SIGSTOP, as a hung VM). */
+  agentPid: number;
   /** What the stack wrote on stderr. */
   log(): string;
   stop(): Promise<void>;
@@ -28,10 +30,11 @@ export async function startStackProcess(nodeOptions: string[] = []): Promise<Sta
     });
     void exited.then(() => reject(new Error(`the test stack exited before it was ready:\n${stderr}`)));
   });
-  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  const { url, token, agentPid } = JSON.parse(line) as { url: string; token: string; agentPid: number };
   return {
     url,
     token,
+    agentPid,
     log: () => stderr,
     async stop() {
       child.kill('SIGTERM');

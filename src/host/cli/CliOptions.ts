@@ -13,6 +13,8 @@ export interface CliOptions {
   user: string;
   timeoutSeconds: number;
   waitForAgentSeconds: number;
+  /** Ping a silent agent after this long; give up when not even a Pong comes in as long again. 0: never. */
+  keepAliveSeconds: number;
   apiUrl: string;
   token: string;
 }
@@ -103,6 +105,7 @@ export async function parseCliOptions(
     .option('user', { alias: 'u', type: 'string', description: 'user: name, uid, name:group or uid:gid (default: root)' })
     .option('timeout', { type: 'number', default: 0, description: 'kill the command after this many seconds (exit status 124); 0: never' })
     .option('wait-for-agent', { type: 'number', default: 0, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting)' })
+    .option('keepalive', { type: 'number', default: 30, description: 'ping an agent silent for this many seconds; give up (255) when no answer comes in as long again, as with a frozen VM; 0: never' })
     // Defaults from the environment are applied after parsing, so --help never prints a token.
     .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
     .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
@@ -147,6 +150,7 @@ export async function parseCliOptions(
     user: String(args.user ?? ''),
     timeoutSeconds: Math.floor(nonNegative('--timeout', args.timeout)),
     waitForAgentSeconds: nonNegative('--wait-for-agent', args.waitForAgent),
+    keepAliveSeconds: nonNegative('--keepalive', args.keepalive),
     apiUrl,
     token: String(args.token ?? env.HYPEMAN_TOKEN ?? ''),
   };

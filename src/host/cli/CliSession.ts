@@ -64,6 +64,7 @@ class CliRun {
           timeoutSeconds: o.timeoutSeconds,
           window: o.tty ? this.#window() : undefined,
           waitForAgentSeconds: o.waitForAgentSeconds,
+          keepAliveMs: o.keepAliveSeconds * 1000,
           signal: this.#connecting.signal,
         },
       );
