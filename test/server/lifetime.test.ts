@@ -7,6 +7,7 @@ import {
   FrameType,
   INITIAL_STDIN_CREDIT,
   encodeDataFrame,
+  encodePing,
   type ExitMessage,
 } from '../../src/wire/index.js';
 import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
@@ -145,3 +146,55 @@ describe('graceful shutdown', () => {
   });
 });
 
+
+describe('agent keep-alive (server pings a silent agent)', () => {
+  let quick: Stack;
+  before(async () => {
+    quick = await startStack({ limits: { agentKeepAliveMs: 200 } });
+  });
+  after(async () => {
+    await quick?.stop();
+  });
+
+  it('keeps a quiet session open and never passes its own Pongs on to the client', async () => {
+    const client = new FramedClient(execUrl(quick.url, 'web', [['command', 'sh'], ['command', '-c'], ['command', 'sleep 1; echo done']]), { token: quick.token });
+    const r = await client.done;
+    assert.equal(r.stdout.toString(), 'done\n');
+    assert.equal(exitCode(r.messages), 0);
+    assert.equal(r.messages.filter((m) => m.type === FrameType.Pong).length, 0);
+  });
+
+  it('still relays the Pong that answers the client\'s own Ping', async () => {
+    const client = new FramedClient(execUrl(quick.url, 'web', [['command', 'sleep'], ['command', '1']]), { token: quick.token });
+    await client.opened();
+    await waitUntil(() => client.messages.some((m) => m.type === FrameType.Started), 'Started');
+    client.send(encodePing(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])));
+    const r = await client.done;
+    const pongs = r.messages.filter((m) => m.type === FrameType.Pong);
+    assert.equal(pongs.length, 1);
+    assert.deepEqual([...(pongs[0] as { token: Uint8Array }).token], [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('ends the session with PEER_UNRESPONSIVE (close 4035) when the agent freezes, in both dialects', async () => {
+    const framed = new FramedClient(execUrl(quick.url, 'web', [['command', 'sh'], ['command', '-c'], ['command', 'echo ready; exec sleep 30']]), { token: quick.token });
+    await waitUntil(() => framed.messages.some((m) => m.type === FrameType.Stdout), 'the command to start');
+    const compat = new WebSocket(execUrl(quick.url, 'web', [['command', 'sh'], ['command', '-c'], ['command', 'echo ready; exec sleep 30']]), { headers: { authorization: `Bearer ${quick.token}` } });
+    const texts: string[] = [];
+    let ready = false;
+    compat.on('message', (data: Buffer, isBinary) => (isBinary ? (ready = true) : texts.push(data.toString())));
+    const compatClosed = new Promise<number>((resolve) => compat.on('close', (code) => resolve(code)));
+    await waitUntil(() => ready, 'the compatible session to start');
+    process.kill(quick.agent.pid, 'SIGSTOP');
+    try {
+      const r = await framed.done;
+      const err = r.messages.find((m) => m.type === FrameType.Error);
+      assert.equal(err && 'code' in err ? err.code : undefined, 'PEER_UNRESPONSIVE');
+      assert.match(err && 'message' in err ? err.message : '', /agent of instance web-id stopped answering/);
+      assert.equal(r.closeCode, 4035);
+      assert.equal(await compatClosed, 4035);
+      assert.equal((JSON.parse(texts[0]) as { code: string }).code, 'PEER_UNRESPONSIVE');
+    } finally {
+      process.kill(quick.agent.pid, 'SIGCONT');
+    }
+  });
+});

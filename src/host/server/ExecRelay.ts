@@ -16,6 +16,7 @@ import {
   encodeDataFrame,
   encodeError,
   encodeExecStart,
+  encodePing,
   encodePong,
   encodeSignal,
   encodeStdinClose,
@@ -25,6 +26,7 @@ import {
   parseFrame,
   type ExecRequest,
 } from '../../wire/index.js';
+import { KeepAlive } from '../client/KeepAlive.js';
 import { ApiError } from './errors.js';
 import { type ExecParams, parseJsonRequest } from './ExecRequestParams.js';
 import type { ExecMetrics, SessionResult } from './ExecMetrics.js';
@@ -61,12 +63,18 @@ export interface RelayLimits {
   sendHighWater: number;
   /** How long to wait for the request when it comes in-band. */
   requestTimeoutMs: number;
+  /**
+   * Ping an agent silent this long after Started; end the session with PEER_UNRESPONSIVE when
+   * not even a Pong comes back in as long again (a frozen VM keeps its socket open). 0: never.
+   */
+  agentKeepAliveMs: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxPayload: DEFAULT_MAX_PAYLOAD,
   sendHighWater: 1024 * 1024,
   requestTimeoutMs: 10_000,
+  agentKeepAliveMs: 30_000,
 };
 
 /** Bytes a client may get ahead of the agent beyond its credit before FLOW_CONTROL (§8.1.1). */
@@ -114,6 +122,9 @@ export class ExecRelay {
   #creditPending = 0;
   #done = false;
   #pid = 0;
+  #keepAlive: KeepAlive | null = null;
+  /** The token of our own Ping in flight: its Pong is ours, not the client's. */
+  #pingToken: Uint8Array | null = null;
 
   #stdinBytes = 0;
   #stdoutBytes = 0;
@@ -330,6 +341,7 @@ export class ExecRelay {
 
   #onAgentFrame(frame: RawFrame): void {
     if (this.#done) return;
+    this.#keepAlive?.heard();
     if (!this.#state.agentFrame(frame.type)) return;
     const framed = this.#ctx.dialect === 'framed';
     switch (frame.type) {
@@ -345,6 +357,7 @@ export class ExecRelay {
         const m = parseFrame(frame);
         if (m.type === FrameType.Started) this.#pid = m.pid;
         if (framed) this.#send(frame.bytes);
+        this.#startKeepAlive();
         break;
       }
       case FrameType.Exit: {
@@ -370,7 +383,8 @@ export class ExecRelay {
         else this.#agent?.write(encodePong(frame.payload));
         break;
       case FrameType.Pong:
-        if (framed) this.#send(frame.bytes);
+        if (this.#pingToken && Buffer.from(frame.payload).equals(this.#pingToken)) this.#pingToken = null;
+        else if (framed) this.#send(frame.bytes);
         break;
     }
   }
@@ -383,6 +397,25 @@ export class ExecRelay {
       this.#agentPaused = true;
       this.#agent?.pause();
     }
+  }
+
+  #startKeepAlive(): void {
+    const interval = this.#ctx.limits.agentKeepAliveMs;
+    if (interval <= 0 || this.#keepAlive) return;
+    this.#keepAlive = new KeepAlive(
+      interval,
+      (token) => {
+        this.#pingToken = token;
+        this.#agent?.write(encodePing(token));
+      },
+      () =>
+        this.#fail(
+          'PEER_UNRESPONSIVE',
+          `the agent of instance ${this.#ctx.instance} stopped answering (no Pong within ${interval / 1000} s); the VM may be frozen`,
+        ),
+      // Silence is ours while we hold the agent back or our writes to it are queued.
+      () => this.#agentPaused || (this.#agent?.writableLength ?? 0) > 0,
+    );
   }
 
   #agentGone(reason: string): void {
@@ -408,6 +441,7 @@ export class ExecRelay {
     if (this.#done) return;
     this.#done = true;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
+    this.#keepAlive?.stop();
     this.#abort.abort();
     // Ending our side hangs up the command when it is still running (spec §9.9).
     if (this.#agent) {

@@ -15,6 +15,7 @@ export interface ServerConfig {
   maxFrameSize: number;
   maxSessions: number;
   shutdownGraceSeconds: number;
+  agentKeepAliveSeconds: number;
   logLevel: string;
 }
 
@@ -26,7 +27,7 @@ const ENV_HELP = `Every option can also be set by environment: HYPEMAN_HOST, POR
 HYPEMAN_DATA_DIR, HYPEMAN_JWT_SECRET, HYPEMAN_JWT_SECRET_FILE, HYPEMAN_JWT_PUBLIC_KEY,
 HYPEMAN_JWT_ALGORITHM, HYPEMAN_JWT_ISSUER, HYPEMAN_JWT_AUDIENCE, HYPEMAN_ALLOWED_ORIGINS
 (comma-separated), HYPEMAN_MAX_FRAME_SIZE, HYPEMAN_MAX_SESSIONS, HYPEMAN_SHUTDOWN_GRACE,
-HYPEMAN_LOG_LEVEL. Flags win.
+HYPEMAN_AGENT_KEEPALIVE, HYPEMAN_LOG_LEVEL. Flags win.
 
 Tokens: HS256 with --jwt-secret (at least 32 bytes; or --jwt-secret-file), or RS256/ES256
 with --jwt-public-key FILE (PEM). Every token needs "exp" and "sub" (audited); "iss" and
@@ -51,6 +52,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     .option('allowed-origins', { type: 'string', default: env.HYPEMAN_ALLOWED_ORIGINS || '', description: 'browser origins allowed besides the server\'s own (comma-separated; * allows any: avoid)' })
     .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes (at least 65536)' })
     .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || 10_000), description: 'exec sessions at once' })
+    .option('agent-keepalive', { type: 'number', default: Number(env.HYPEMAN_AGENT_KEEPALIVE || 30), description: 'ping an agent silent this many seconds; end its session (PEER_UNRESPONSIVE) when no answer comes in as long again; 0: never' })
     .option('shutdown-grace', { type: 'number', default: Number(env.HYPEMAN_SHUTDOWN_GRACE || 10), description: 'seconds running sessions get to finish on SIGTERM' })
     .option('log-level', { type: 'string', default: env.HYPEMAN_LOG_LEVEL || 'info', description: 'pino log level (logs go to stderr)' })
     .epilogue(ENV_HELP)
@@ -86,6 +88,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     ['--max-frame-size', args.maxFrameSize, MAX_DATA_CHUNK],
     ['--max-sessions', args.maxSessions, 1],
     ['--shutdown-grace', args.shutdownGrace, 0],
+    ['--agent-keepalive', args.agentKeepalive, 0],
   ] as const) {
     if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number ≥ ${min}, got ${value}`);
   }
@@ -102,6 +105,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     maxFrameSize: args.maxFrameSize,
     maxSessions: args.maxSessions,
     shutdownGraceSeconds: args.shutdownGrace,
+    agentKeepAliveSeconds: args.agentKeepalive,
     logLevel: args.logLevel,
   };
 }

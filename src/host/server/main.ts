@@ -20,7 +20,7 @@ async function main(): Promise<number> {
     verifier: TokenVerifier.fromConfig(config.tokenKey, config.tokenClaims),
     origins: new OriginPolicy(config.allowedOrigins),
     logger,
-    limits: { maxPayload: config.maxFrameSize },
+    limits: { maxPayload: config.maxFrameSize, agentKeepAliveMs: config.agentKeepAliveSeconds * 1000 },
     maxSessions: config.maxSessions,
   });
   await server.start();
