@@ -101,6 +101,19 @@ describe('TokenVerifier', () => {
     assert.equal((await lax.verify(await signDevelopmentToken(SECRET, { sub: 'a', iss: 'anyone', aud: 'anything' }))).subject, 'a');
   });
 
+  it('remembers a verified token until it expires, and only a verified one', async () => {
+    const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
+    const token = await signDevelopmentToken(SECRET, { sub: 'carol', instances: ['web'] }, '2s');
+    assert.equal(v.verifiedBefore(token), undefined);
+    assert.deepEqual(await v.verify(token), { subject: 'carol', instances: ['web'] });
+    assert.deepEqual(v.verifiedBefore(token), { subject: 'carol', instances: ['web'] });
+    const forged = await signDevelopmentToken('z'.repeat(32), { sub: 'carol' });
+    await assert.rejects(v.verify(forged), rejects('UNAUTHORIZED'));
+    assert.equal(v.verifiedBefore(forged), undefined);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.equal(v.verifiedBefore(token), undefined);
+  });
+
   it('refuses a short secret at configuration time', () => {
     assert.throws(() => TokenVerifier.fromConfig({ kind: 'secret', secret: 'short' }), /at least 32 bytes/);
   });

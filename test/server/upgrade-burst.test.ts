@@ -26,7 +26,21 @@ after(async () => {
   rmSync(profileDir, { recursive: true, force: true });
 });
 
+const uwsWarnings = () => (stack.log().match(/Warning: uWS/g) ?? []).length;
+
 describe('API server: a burst of upgrades', () => {
+  it('upgrades at once after a token\'s first use: no uWS warning on stderr for those', async () => {
+    const target = { apiUrl: stack.url.replace(/^ws:/, 'http:'), instance: 'web', token: stack.token };
+    for (let i = 0; i < 20; i++) {
+      const session = await execInInstance(target, { argv: ['true'] });
+      session.stdout.resume();
+      session.stderr.resume();
+      assert.equal((await session.exit).code, 0);
+    }
+    // The first use waits for jose and upgrades uncorked (see ApiServer): one warning at most.
+    assert.ok(uwsWarnings() <= 1, stack.log());
+  });
+
   it(`runs ${SESSIONS} sessions, ${CONCURRENCY} at a time, and loses none`, async () => {
     const target = { apiUrl: stack.url.replace(/^ws:/, 'http:'), instance: 'web', token: stack.token };
     const failures: string[] = [];

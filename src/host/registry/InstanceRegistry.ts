@@ -1,4 +1,5 @@
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -52,10 +53,18 @@ export class InstanceRegistry {
 
   /** The record by id, else by name; undefined if there is none. A name two records share is an error. */
   async find(idOrName: string): Promise<InstanceRecord | undefined> {
+    return this.findNow(idOrName);
+  }
+
+  /**
+   * find(), synchronously: records are small local files, read only when their mtime or size
+   * changed, so that the API server can decide an upgrade without leaving uWS's handler.
+   */
+  findNow(idOrName: string): InstanceRecord | undefined {
     checkInstanceId(idOrName);
-    const byId = await this.#read(idOrName);
+    const byId = this.#read(idOrName);
     if (byId) return byId;
-    const named = (await this.list()).filter((record) => record.name === idOrName);
+    const named = this.#listNow().filter((record) => record.name === idOrName);
     if (named.length > 1) throw new AmbiguousInstanceNameError(idOrName, named.map((r) => r.id));
     return named[0];
   }
@@ -78,9 +87,13 @@ export class InstanceRegistry {
   }
 
   async list(): Promise<InstanceRecord[]> {
+    return this.#listNow();
+  }
+
+  #listNow(): InstanceRecord[] {
     let names: string[];
     try {
-      names = await readdir(this.guestsDir);
+      names = readdirSync(this.guestsDir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -89,11 +102,11 @@ export class InstanceRegistry {
     for (const name of names.sort()) {
       try {
         checkInstanceId(name);
+        const record = this.#read(name);
+        if (record) records.push(record);
       } catch {
         continue;
       }
-      const record = await this.#read(name).catch(() => undefined);
-      if (record) records.push(record);
     }
     return records;
   }
@@ -116,7 +129,7 @@ export class InstanceRegistry {
 
   /** Changes fields of a record in place. */
   async update(id: string, changes: Partial<Omit<InstanceRecord, 'id'>>): Promise<InstanceRecord> {
-    const current = await this.#read(id);
+    const current = this.#read(id);
     if (!current) throw new InstanceNotFoundError(id);
     const next = { ...current, ...changes };
     await this.put(next);
@@ -128,11 +141,11 @@ export class InstanceRegistry {
     this.#cache.delete(id);
   }
 
-  async #read(id: string): Promise<InstanceRecord | undefined> {
+  #read(id: string): InstanceRecord | undefined {
     const path = join(this.guestDir(id), METADATA_FILE);
     let info;
     try {
-      info = await stat(path);
+      info = statSync(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
         this.#cache.delete(id);
@@ -144,7 +157,7 @@ export class InstanceRegistry {
     let record: InstanceRecord;
     if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) record = cached.record;
     else {
-      record = parseRecord(path, id, await readFile(path, 'utf8'), this.guestDir(id));
+      record = parseRecord(path, id, readFileSync(path, 'utf8'), this.guestDir(id));
       this.#cache.set(id, { mtimeMs: info.mtimeMs, size: info.size, record });
     }
     return withLiveState(record);

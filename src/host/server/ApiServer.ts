@@ -49,6 +49,30 @@ interface SessionData {
   closed: boolean;
 }
 
+/** What an upgrade request asks for, from its headers and query. */
+interface UpgradeRequest {
+  framed: boolean;
+  json: boolean;
+  queryRequest: ExecRequest | null;
+  waitForAgentSeconds: number;
+}
+
+/** The bearer token: `Authorization: Bearer`, or (browsers) the offered `bearer.<token>` subprotocol. */
+function bearerToken(authorization: string, protocols: string[]): string {
+  let token = '';
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (m) token = m[1];
+  else if (authorization !== '') throw new UnauthorizedError('the Authorization header must be "Bearer <token>"');
+  if (!token) {
+    const offered = protocols.find((p) => p.startsWith(BEARER_PREFIX));
+    if (offered) token = offered.slice(BEARER_PREFIX.length);
+  }
+  if (!token) {
+    throw new UnauthorizedError('no token: send "Authorization: Bearer <token>" (browsers: offer the subprotocol "bearer.<token>")');
+  }
+  return token;
+}
+
 /** Headers copied in the upgrade handler: uWS's request object dies when it returns. */
 interface UpgradeHeaders {
   instance: string;
@@ -202,6 +226,19 @@ export class ApiServer {
       query: req.getQuery() ?? '',
       remote: Buffer.from(res.getRemoteAddressAsText()).toString(),
     };
+    let ready: SessionData | null;
+    try {
+      ready = this.#authorizeUpgradeNow(headers);
+    } catch (err) {
+      this.#sendError(res, { aborted: false }, err);
+      return;
+    }
+    if (ready) {
+      // Decided inside uWS's own upgrade handler: the response is corked by uWS and the
+      // upgrade is the one it expects, the 101 in one write.
+      res.upgrade<SessionData>(ready, headers.key, ready.protocol, headers.extensions, context);
+      return;
+    }
     const state = { aborted: false };
     res.onAborted(() => {
       state.aborted = true;
@@ -213,35 +250,65 @@ export class ApiServer {
         // WebSocket's memory as the old response's state and, when a stale bit says
         // "Connection: close", shuts the socket at once (about 1 session in 100 under load;
         // uNetworking/uWebSockets#1928, fixed upstream by PR #1929). Uncorked, the 101 goes out
-        // in a few small writes and uWS prints one warning per process.
+        // in a few small writes and uWS prints a warning on stderr. Only a token's first use
+        // comes here: afterwards the upgrade is decided at once (#authorizeUpgradeNow).
         res.upgrade<SessionData>(data, headers.key, data.protocol, headers.extensions, context);
       },
       (err) => this.#sendError(res, state, err),
     );
   }
 
+  /**
+   * The upgrade decided without waiting, when it can be: a token verified before (jose
+   * verifies asynchronously) and a directory that answers at once. Null: decide it later.
+   */
+  #authorizeUpgradeNow(h: UpgradeHeaders): SessionData | null {
+    const request = this.#upgradeRequest(h);
+    const principal = this.#options.verifier.verifiedBefore(bearerToken(h.authorization, h.protocols));
+    const directory = this.#options.directory;
+    if (!principal || !directory.findNow) return null;
+    const idOrName = decodeParameter(h.instance);
+    let instance: InstanceSummary | undefined;
+    try {
+      instance = directory.findNow(idOrName);
+    } catch (err) {
+      throw new BadRequestError((err as Error).message);
+    }
+    return this.#sessionData(h, request, principal, this.#permitted(idOrName, principal, instance));
+  }
+
   async #authorizeUpgrade(h: UpgradeHeaders): Promise<SessionData> {
-    if (this.#stopping) throw new UnavailableError('the API server is shutting down; retry later');
-    if (!this.#origins.allows(h.origin, h.host)) throw new ForbiddenOriginError(h.origin);
-    const framed = h.protocols.includes(WEBSOCKET_SUBPROTOCOL);
-    const json = h.protocols.includes(JSON_SUBPROTOCOL);
-    const query = new URLSearchParams(h.query);
-    // Check the parameters before anything slower, so a bad request costs nothing.
-    const queryRequest = queryHasRequest(query) ? parseQueryRequest(query) : null;
-    const waitForAgentSeconds = parseWaitForAgent(query.get('wait_for_agent') ?? undefined);
+    const request = this.#upgradeRequest(h);
     const principal = await this.#authenticate(h.authorization, h.protocols);
     const instance = await this.#findPermitted(decodeParameter(h.instance), principal);
+    return this.#sessionData(h, request, principal, instance);
+  }
+
+  /** What the upgrade asks for, checked before anything slower, so a bad request costs nothing. */
+  #upgradeRequest(h: UpgradeHeaders): UpgradeRequest {
+    if (this.#stopping) throw new UnavailableError('the API server is shutting down; retry later');
+    if (!this.#origins.allows(h.origin, h.host)) throw new ForbiddenOriginError(h.origin);
+    const query = new URLSearchParams(h.query);
+    return {
+      framed: h.protocols.includes(WEBSOCKET_SUBPROTOCOL),
+      json: h.protocols.includes(JSON_SUBPROTOCOL),
+      queryRequest: queryHasRequest(query) ? parseQueryRequest(query) : null,
+      waitForAgentSeconds: parseWaitForAgent(query.get('wait_for_agent') ?? undefined),
+    };
+  }
+
+  #sessionData(h: UpgradeHeaders, request: UpgradeRequest, principal: Principal, instance: InstanceSummary): SessionData {
     if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
     if (this.#options.maxSessions !== undefined && this.#relays.size >= this.#options.maxSessions) {
       throw new ApiError(503, 'TOO_MANY_SESSIONS', `the server runs its maximum of ${this.#options.maxSessions} sessions; retry later`);
     }
     return {
-      dialect: framed ? 'framed' : 'compat',
-      protocol: framed ? WEBSOCKET_SUBPROTOCOL : json ? JSON_SUBPROTOCOL : '',
+      dialect: request.framed ? 'framed' : 'compat',
+      protocol: request.framed ? WEBSOCKET_SUBPROTOCOL : request.json ? JSON_SUBPROTOCOL : '',
       principal,
       instance,
-      queryRequest,
-      waitForAgentSeconds,
+      queryRequest: request.queryRequest,
+      waitForAgentSeconds: request.waitForAgentSeconds,
       remote: h.remote,
       closed: false,
     };
@@ -277,18 +344,7 @@ export class ApiServer {
   // ---- shared HTTP plumbing -------------------------------------------------------------
 
   async #authenticate(authorization: string, protocols: string[]): Promise<Principal> {
-    let token = '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (m) token = m[1];
-    else if (authorization !== '') throw new UnauthorizedError('the Authorization header must be "Bearer <token>"');
-    if (!token) {
-      const offered = protocols.find((p) => p.startsWith(BEARER_PREFIX));
-      if (offered) token = offered.slice(BEARER_PREFIX.length);
-    }
-    if (!token) {
-      throw new UnauthorizedError('no token: send "Authorization: Bearer <token>" (browsers: offer the subprotocol "bearer.<token>")');
-    }
-    return this.#options.verifier.verify(token);
+    return this.#options.verifier.verify(bearerToken(authorization, protocols));
   }
 
   async #findPermitted(idOrName: string, principal: Principal): Promise<InstanceSummary> {
@@ -298,6 +354,11 @@ export class ApiServer {
     } catch (err) {
       throw new BadRequestError((err as Error).message);
     }
+    return this.#permitted(idOrName, principal, instance);
+  }
+
+  /** The instance found for `idOrName`, if the principal may use it. */
+  #permitted(idOrName: string, principal: Principal, instance: InstanceSummary | undefined): InstanceSummary {
     // A restricted token learns nothing about instances outside its list.
     if (!instance) throw principal.instances ? new ForbiddenInstanceError(idOrName) : new InstanceNotFoundApiError(idOrName);
     if (!mayUseInstance(principal, instance.id, instance.name)) throw new ForbiddenInstanceError(idOrName);

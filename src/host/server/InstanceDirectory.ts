@@ -15,6 +15,12 @@ export interface InstanceSummary {
 export interface InstanceDirectory {
   /** The instance by id or name; undefined if there is none. Throws on an invalid id. */
   find(idOrName: string): Promise<InstanceSummary | undefined>;
+  /**
+   * find() without waiting, where the directory can answer at once (the registry's small
+   * local files): lets the server upgrade inside uWS's own upgrade handler (see ApiServer).
+   * Throws where find() rejects.
+   */
+  findNow?(idOrName: string): InstanceSummary | undefined;
   list(): Promise<InstanceSummary[]>;
   /**
    * Opens a byte stream to the instance's agent on vsock port 2222, retrying until

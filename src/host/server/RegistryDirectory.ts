@@ -19,7 +19,11 @@ export class RegistryDirectory implements InstanceDirectory {
   }
 
   async find(idOrName: string): Promise<InstanceSummary | undefined> {
-    const r = await this.#registry.find(idOrName);
+    return this.findNow(idOrName);
+  }
+
+  findNow(idOrName: string): InstanceSummary | undefined {
+    const r = this.#registry.findNow(idOrName);
     return r && summary(r);
   }
 

@@ -23,6 +23,16 @@ export interface TokenClaimRules {
   audience?: string;
 }
 
+/** Tokens whose verification is remembered (the oldest is forgotten first). */
+const VERIFIED_CACHE_SIZE = 4096;
+
+interface VerifiedToken {
+  principal: Principal;
+  /** exp and nbf in ms since the epoch (nbf 0 when absent). */
+  expiresAt: number;
+  notBefore: number;
+}
+
 /** Shortest HS256 secret accepted: 32 bytes, the size of the hash (RFC 7518 §3.2). */
 export const MIN_SECRET_BYTES = 32;
 
@@ -36,6 +46,8 @@ export class TokenVerifier {
   readonly #key: Uint8Array | KeyObject;
   readonly #algorithms: string[];
   readonly #rules: TokenClaimRules;
+  /** Tokens verified before, by their exact text: checked again for time only. */
+  readonly #verified = new Map<string, VerifiedToken>();
 
   private constructor(key: Uint8Array | KeyObject, algorithms: string[], rules: TokenClaimRules) {
     this.#key = key;
@@ -88,7 +100,30 @@ export class TokenVerifier {
       }
       principal.instances = instances;
     }
+    this.#remember(token, { principal, expiresAt: payload.exp! * 1000, notBefore: (payload.nbf ?? 0) * 1000 });
     return principal;
+  }
+
+  /**
+   * The principal of a token this verifier has verified before and that is still within its
+   * exp and nbf; undefined otherwise (then verify() decides). The key and the claim rules
+   * never change for a verifier, so the signature and claims need no second look. Lets the
+   * server decide an upgrade without waiting (jose verifies asynchronously).
+   */
+  verifiedBefore(token: string): Principal | undefined {
+    const known = this.#verified.get(token);
+    if (!known) return undefined;
+    const now = Date.now();
+    if (now >= known.expiresAt || now < known.notBefore) {
+      this.#verified.delete(token);
+      return undefined;
+    }
+    return known.principal;
+  }
+
+  #remember(token: string, verified: VerifiedToken): void {
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, verified);
   }
 }
 
