@@ -8,7 +8,6 @@ const READABLE = 1;
 const ACCEPTS_PER_WAKEUP = 64;
 /** After a failed accept (EMFILE...), pause this long instead of spinning on a socket that stays readable. */
 const ACCEPT_RETRY_MS = 100;
-export { LISTEN_BACKLOG } from './backlog.js';
 
 export interface FdServer {
   on(event: 'connection', listener: (stream: FdStream) => void): this;

@@ -1,6 +1,7 @@
 import { loadAddon, type NativeSocket } from './addon.js';
 import { assertUint32, VMADDR_CID_ANY, VMADDR_PORT_ANY } from './constants.js';
-import { FdServer, LISTEN_BACKLOG, listenError } from './FdServer.js';
+import { LISTEN_BACKLOG } from './backlog.js';
+import { FdServer, listenError } from './FdServer.js';
 import type { FdStreamOptions } from './FdStream.js';
 
 export interface VsockListenOptions {

@@ -7,7 +7,8 @@ import { rmSync } from 'node:fs';
 import { loadAddon, type NativeSocket } from './addon.js';
 import { awaitConnected, connectError } from './awaitConnected.js';
 import { ioError } from './errors.js';
-import { FdServer, LISTEN_BACKLOG, listenError } from './FdServer.js';
+import { LISTEN_BACKLOG } from './backlog.js';
+import { FdServer, listenError } from './FdServer.js';
 import { FdStream, type FdStreamOptions } from './FdStream.js';
 
 /** Two connected AF_UNIX stream sockets (socketpair) as FdStreams. */

@@ -75,8 +75,6 @@ export interface ImageBuildResult {
   readonly durationMs: number;
 }
 
-export { findProjectRoot };
-
 export async function collectImageInputs(options: ImageBuildOptions = {}): Promise<ImageInputs> {
   const projectRoot = options.projectRoot ?? findProjectRoot();
   const agentEntry = resolve(projectRoot, options.agentEntry ?? join('src', 'guest', 'main.ts'));

@@ -6,7 +6,6 @@ export { InitrdError, type InitrdErrorCode } from './errors.js';
 export {
   buildImage,
   collectImageInputs,
-  findProjectRoot,
   hashImage,
   imageEntries,
   planImage,
@@ -15,6 +14,7 @@ export {
   type ImageBuildResult,
   type ImageInputs,
 } from './ImageBuilder.js';
+export { findProjectRoot } from '../projectRoot.js';
 export { ensureImage, hashFileOf, type EnsureImageResult } from './ImageCache.js';
 export { defaultLoaderName, imageLayout, launcherScript, nodeCommand, VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
 export { DEFAULT_AGENT_PORT, INIT_PARAMETERS, renderGuestConfig, renderInitScript, shellQuote, type GuestConfig, type InitParameter, type InitScriptOptions } from './InitScript.js';

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { findProjectRoot } from '../initrd/ImageBuilder.js';
+import { findProjectRoot } from '../projectRoot.js';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ApiServer } from '../server/ApiServer.js';
 import { OriginPolicy } from '../server/OriginPolicy.js';
