@@ -14,7 +14,8 @@ import { FrameTooLargeError, InvalidRequestError } from './errors.js';
 import type { ExecRequest, ExitStatus, Message, WindowDimensions } from './messages.js';
 import { encodeUtf8, truncateUtf8 } from './text.js';
 
-function writeHeader(target: Uint8Array, at: number, type: number, length: number): void {
+/** Writes a frame header (u32 payload length, u8 type) into `target` at `at`, in place. */
+export function writeHeader(target: Uint8Array, at: number, type: number, length: number): void {
   target[at] = length >>> 24;
   target[at + 1] = (length >>> 16) & 0xff;
   target[at + 2] = (length >>> 8) & 0xff;

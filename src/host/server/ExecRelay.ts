@@ -25,6 +25,8 @@ import {
   parseExecStart,
   parseFrame,
   type ExecRequest,
+  HEADER_SIZE,
+  writeHeader,
 } from '../../wire/index.js';
 import { KeepAlive } from '../client/KeepAlive.js';
 import { ApiError } from './errors.js';
@@ -86,6 +88,11 @@ export const FLOW_CONTROL_SLACK = 1024 * 1024;
 export const CLIENT_DATA_CHUNK = 16 * 1024 - 16;
 /** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
 const CREDIT_BATCH = 256 * 1024;
+
+/** Whether two byte ranges hold the same bytes (views compared where they are). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
 
 /** Close status after an Error frame: 4000 + the error code (spec §8.1). */
 export function closeCodeFor(wireCode: number): number {
@@ -388,7 +395,7 @@ export class ExecRelay {
         else this.#agent?.write(encodePong(frame.payload));
         break;
       case FrameType.Pong:
-        if (this.#pingToken && Buffer.from(frame.payload).equals(this.#pingToken)) this.#pingToken = null;
+        if (this.#pingToken && sameBytes(frame.payload, this.#pingToken)) this.#pingToken = null;
         else if (framed) this.#send(frame.bytes);
         break;
     }
@@ -403,14 +410,23 @@ export class ExecRelay {
    * time, with 64 KiB messages; none of 48 with these.
    */
   #sendOutput(type: typeof FrameType.Stdout | typeof FrameType.Stderr, frame: RawFrame, framed: boolean): void {
-    const payload = frame.payload;
+    const { bytes, payload } = frame;
     if (payload.length <= CLIENT_DATA_CHUNK) {
-      this.#send(framed ? frame.bytes : payload);
+      this.#send(framed ? bytes : payload);
       return;
     }
     for (let at = 0; at < payload.length; at += CLIENT_DATA_CHUNK) {
-      const piece = payload.subarray(at, Math.min(at + CLIENT_DATA_CHUNK, payload.length));
-      this.#send(framed ? encodeDataFrame(type, piece, this.#ctx.limits.maxPayload) : piece);
+      const end = Math.min(at + CLIENT_DATA_CHUNK, payload.length);
+      if (!framed) {
+        this.#send(payload.subarray(at, end));
+        continue;
+      }
+      // Each piece's header goes in place into the 5 bytes before it: the frame's own header
+      // for the first, the end of the piece just sent for the others (uWS copied that one
+      // before send() returned). No payload is copied here.
+      const piece = bytes.subarray(at, HEADER_SIZE + end);
+      writeHeader(piece, 0, type, end - at);
+      this.#send(piece);
     }
   }
 
