@@ -29,6 +29,8 @@ export interface ImageLayout {
   readonly launcher: string;
   /** The agent's static exec helper; the agent looks for it in bin/ beside its script. */
   readonly spawnHelper: string;
+  /** The shim /init starts the container's entrypoint through (entrypoint.sh). */
+  readonly entrypointShim: string;
 }
 
 const PAYLOAD = '/.hypeman';
@@ -54,6 +56,7 @@ export function imageLayout(loaderName: string = defaultLoaderName()): ImageLayo
     vsockAddon: `${PAYLOAD}/vsock.node`,
     launcher: `${PAYLOAD}/bin/hypeman-exec-agent`,
     spawnHelper: `${PAYLOAD}/bin/hypeman-exec-spawn`,
+    entrypointShim: `${PAYLOAD}/bin/hypeman-entrypoint`,
   };
 }
 

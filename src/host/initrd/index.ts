@@ -8,8 +8,11 @@ export {
   collectImageInputs,
   hashImage,
   imageEntries,
+  initrdEntries,
   planImage,
+  runtimeImageEntries,
   writeImage,
+  writeImageFiles,
   type ImageBuildOptions,
   type ImageBuildResult,
   type ImageInputs,
@@ -17,4 +20,31 @@ export {
 export { findProjectRoot } from '../projectRoot.js';
 export { ensureImage, hashFileOf, type EnsureImageResult } from './ImageCache.js';
 export { defaultLoaderName, imageLayout, launcherScript, nodeCommand, VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
-export { DEFAULT_AGENT_PORT, INIT_PARAMETERS, renderGuestConfig, renderInitScript, shellQuote, type GuestConfig, type InitParameter, type InitScriptOptions } from './InitScript.js';
+export { renderGuestConfig, shellQuote, type GuestConfig } from './GuestConfig.js';
+export {
+  DEFAULT_AGENT_PORT,
+  ENTRYPOINT_SHIM_SOURCE,
+  entrypointShim,
+  INIT_PARAMETERS,
+  INIT_SCRIPT_SOURCE,
+  renderInitParameters,
+  renderInitScript,
+  RUNTIME_IMAGE_DEVICE,
+  type InitParameter,
+  type InitScriptOptions,
+} from './InitScript.js';
+export {
+  INIT_KERNEL_MODULES,
+  MODULE_LOAD_LIST,
+  modinfo,
+  modinfoDepends,
+  moduleLoadList,
+  readModule,
+  resolveKernelModules,
+  RUNTIME_IMAGE_KERNEL_MODULES,
+  type KernelModule,
+  type KernelModuleSet,
+  type WantedModule,
+} from './KernelModules.js';
+export { writeRuntimeImage, type RuntimeImageResult } from './RuntimeImage.js';
+export { elfSection } from './ElfHeader.js';
