@@ -176,7 +176,7 @@ describe('kernel modules', () => {
       // fsck.erofs checks and extracts it; the payload is complete, busybox a file of its own.
       const out = join(dir, 'split', 'extracted');
       await exec('fsck.erofs', [`--extract=${out}`, runtime]);
-      for (const file of ['bin/node', 'bin/busybox', 'bin/hypeman-exec-agent', 'bin/hypeman-entrypoint', 'agent.mjs', 'node_modules/node-pty/package.json']) assert.ok(existsSync(join(out, file)), file);
+      for (const file of ['bin/node', 'bin/busybox', 'bin/hypeman-exec-agent', 'bin/hypeman-entrypoint', 'agent.cjs', 'node_modules/node-pty/package.json']) assert.ok(existsSync(join(out, file)), file);
       assert.ok((statSync(join(out, 'bin/node')).mode & 0o111) !== 0, 'executables stay executable');
       t.diagnostic(`initrd ${image.compressedBytes} bytes (${image.fileBytes} unpacked), runtime image ${image.runtimeImage?.bytes} bytes; ${readdirSync(out).join(' ')}`);
     });

@@ -4,6 +4,9 @@
  * any container root and run the agent there, whatever libc that root has, or none.
  */
 
+/** The agent bundle's file name in the payload: CommonJS (see AgentBundle). */
+export const AGENT_BUNDLE_NAME = 'agent.cjs';
+
 /** The environment variable through which the agent finds the vsock addon. */
 export const VSOCK_ADDON_ENV = 'HYPEMAN_VSOCK_ADDON';
 
@@ -51,7 +54,7 @@ export function imageLayout(loaderName: string = defaultLoaderName()): ImageLayo
     node: `${PAYLOAD}/bin/node`,
     libraries: `${PAYLOAD}/lib`,
     loader: `${PAYLOAD}/lib/${loaderName}`,
-    agentBundle: `${PAYLOAD}/agent.mjs`,
+    agentBundle: `${PAYLOAD}/${AGENT_BUNDLE_NAME}`,
     nodeModules: `${PAYLOAD}/node_modules`,
     vsockAddon: `${PAYLOAD}/vsock.node`,
     launcher: `${PAYLOAD}/bin/hypeman-exec-agent`,

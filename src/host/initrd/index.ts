@@ -1,5 +1,5 @@
 // The guest image builder: an initrd with busybox, /init, and the agent with its own Node runtime.
-export { bundleAgent, findSpawnHelper, findVsockAddon, nodePtyFiles, REQUIRE_BANNER, type AgentBundle, type AgentBundleOptions, type PackageFile } from './AgentBundle.js';
+export { BUNDLE_BANNER, bundleAgent, findSpawnHelper, findVsockAddon, nodePtyFiles, type AgentBundle, type AgentBundleOptions, type PackageFile } from './AgentBundle.js';
 export { CpioArchive, checkArchivePath, type CpioEntry, type CpioPlan, type FileSource } from './CpioWriter.js';
 export { readElfInfo, readLdSoCache, resolveRuntimeDependencies, type DependencyOptions, type ElfInfo, type RuntimeDependencies, type SharedObject } from './ElfDependencies.js';
 export { InitrdError, type InitrdErrorCode } from './errors.js';
@@ -19,7 +19,7 @@ export {
 } from './ImageBuilder.js';
 export { findProjectRoot } from '../projectRoot.js';
 export { ensureImage, hashFileOf, type EnsureImageResult } from './ImageCache.js';
-export { defaultLoaderName, imageLayout, launcherScript, nodeCommand, VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
+export { AGENT_BUNDLE_NAME, defaultLoaderName, imageLayout, launcherScript, nodeCommand, VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
 export { renderGuestConfig, shellQuote, type GuestConfig } from './GuestConfig.js';
 export {
   DEFAULT_AGENT_PORT,

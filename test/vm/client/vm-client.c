@@ -140,7 +140,7 @@ static double process_start(pid_t pid) {
   return (double)start / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The pid of the agent listening on `port` (its command line names agent.mjs and the port), or 0. */
+/* The pid of the agent listening on `port` (its command line names the payload's agent bundle and the port), or 0. */
 static pid_t find_agent(int port) {
   char wanted[32];
   snprintf(wanted, sizeof wanted, "vsock:%d", port);
@@ -155,7 +155,7 @@ static pid_t find_agent(int port) {
     if (n <= 0) continue;
     int has_bundle = 0, has_port = 0;
     for (char *a = cmdline; a < cmdline + n; a += strlen(a) + 1) {
-      if (strstr(a, "agent.mjs")) has_bundle = 1;
+      if (strstr(a, "/.hypeman/agent.")) has_bundle = 1;
       if (strcmp(a, wanted) == 0) has_port = 1;
     }
     if (has_bundle && has_port) found = (pid_t)atoi(e->d_name);
