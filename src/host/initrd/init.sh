@@ -105,12 +105,14 @@ use_console() {
 # A kernel with its drivers as modules (a distribution's): the image carries the modules
 # for the kernel it was built for, with a list in load order (dependencies first). Another
 # kernel finds no list for its release and loads nothing (everything must be built in).
+# Once loaded, their files only hold initramfs memory (a megabyte or two): removed.
 load_kernel_modules() {
   modules=/lib/modules/$(uname -r)
   [ -f "$modules/load-order" ] || return 0
   while read -r module; do
     run insmod "$modules/$module" || log "cannot load $module; continuing without it"
   done <"$modules/load-order"
+  run rm -rf "$modules"
 }
 
 wait_for_device() {
