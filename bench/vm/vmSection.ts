@@ -5,9 +5,8 @@
 // the same guest without the agent, the agent's RSS and start against `node -e 0` in the
 // guest, image sizes. Skipped, with the reason in the report, where QEMU or the kernel is
 // missing, in --smoke runs, and with --no-vm.
-import { ensureDebianKernel } from '../../src/host/vm/DebianKernel.js';
 import { layoutFigures, type LayoutFigures } from '../../test/vm/vmFigures.js';
-import { prepareVmFixtures, removeVmFixtures, runGuest, vmUnavailable, type GuestLayout, type GuestRun } from '../../test/vm/vmGuest.js';
+import { prepareVmFixtures, removeVmFixtures, runGuest, whyNoVm, type GuestLayout, type GuestRun } from '../../test/vm/vmGuest.js';
 import type { Figures, Target } from '../report/Report.js';
 
 const LABELS: Record<GuestLayout, string> = {
@@ -20,25 +19,13 @@ const BASELINE: Record<GuestLayout, GuestLayout> = { initrd: 'runtime-disk', 'ru
 
 const MiB = 2 ** 20;
 
-/** Why the section cannot run here, or null. */
-async function unavailable(): Promise<string | null> {
-  const tools = vmUnavailable();
-  if (tools) return tools;
-  try {
-    await ensureDebianKernel();
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
 export interface VmSection {
   readonly skipped?: string;
   readonly layouts: readonly LayoutFigures[];
 }
 
 export async function measureVm(figures: Figures, progress: (text: string) => void, skip?: string): Promise<VmSection> {
-  const why = skip ?? (await unavailable());
+  const why = skip ?? (await whyNoVm());
   if (why) {
     progress(`VM section skipped: ${why}`);
     return { skipped: why, layouts: [] };

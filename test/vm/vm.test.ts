@@ -8,22 +8,10 @@
 // HYPEMAN_VM_TEST=required (CI), where that is a failure.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { ensureDebianKernel } from '../../src/host/vm/DebianKernel.js';
 import { describeFigures, layoutFigures } from './vmFigures.js';
-import { consoleTail, prepareVmFixtures, removeVmFixtures, runGuest, saveConsole, vmUnavailable, type GuestLayout, type GuestRun, type VmFixtures } from './vmGuest.js';
+import { consoleTail, prepareVmFixtures, removeVmFixtures, runGuest, saveConsole, whyNoVm, type GuestLayout, type GuestRun, type VmFixtures } from './vmGuest.js';
 
-async function whyNot(): Promise<string | null> {
-  const tools = vmUnavailable();
-  if (tools) return tools;
-  try {
-    await ensureDebianKernel();
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-const unavailable = await whyNot();
+const unavailable = await whyNoVm();
 const required = process.env.HYPEMAN_VM_TEST === 'required';
 const skip = unavailable !== null && !required ? `no VM here: ${unavailable}` : false;
 

@@ -85,6 +85,18 @@ export function vmUnavailable(): string | null {
   return null;
 }
 
+/** Why VMs cannot run here, the kernel included (fetched if need be), or null when they can. */
+export async function whyNoVm(): Promise<string | null> {
+  const tools = vmUnavailable();
+  if (tools) return tools;
+  try {
+    await ensureDebianKernel();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /** The static client, rebuilt when missing or older than its source. */
 export function ensureVmClient(): string {
   if (!existsSync(CLIENT) || statSync(CLIENT).mtimeMs < statSync(CLIENT_SOURCE).mtimeMs) {
