@@ -28,7 +28,7 @@ describe('the guest in a real kernel (QEMU + Debian cloud kernel, AF_VSOCK insid
   async function boot(t: TestContext, layout: GuestLayout, mode: 'acceptance' | 'baseline'): Promise<GuestRun> {
     const run = await runGuest(fixtures, layout, mode);
     runs.set(`${layout}/${mode}`, run);
-    t.diagnostic(`${layout} ${mode}: ${(run.wallMs / 1000).toFixed(1)} s of wall time`);
+    t.diagnostic(`${layout} ${mode}: ${(run.wallMs / 1000).toFixed(1)} s of wall time (${fixtures.accel.toUpperCase()})`);
     const where = () => `console saved to ${saveConsole(run)}; its end:\n${consoleTail(run)}`;
     assert.equal(run.timedOut, false, `the guest did not power off; ${where()}`);
     assert.ok(run.result, `no HYPEMAN_VM_RESULT line on the console; ${where()}`);

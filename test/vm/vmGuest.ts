@@ -15,7 +15,7 @@ import { ensureBusyboxRoot } from '../../src/host/local/BusyboxRoot.js';
 import { findProjectRoot } from '../../src/host/projectRoot.js';
 import { ensureDebianKernel, type GuestKernel } from '../../src/host/vm/DebianKernel.js';
 import { makeExt4Image } from '../../src/host/vm/Ext4Disk.js';
-import { findQemu, runQemuGuest, type QemuDisk } from '../../src/host/vm/QemuGuest.js';
+import { findQemu, probeKvm, runQemuGuest, type QemuDisk } from '../../src/host/vm/QemuGuest.js';
 
 const PROJECT = findProjectRoot();
 const BUILD = join(PROJECT, 'build', 'vm');
@@ -111,6 +111,8 @@ export function ensureVmClient(): string {
 /** Everything a run needs, prepared once: the kernel, both layouts' images, the client, the disks that do not change. */
 export interface VmFixtures {
   readonly kernel: GuestKernel;
+  /** TCG, unless HYPEMAN_VM_ACCEL=auto and a probe shows a guest really boots under KVM here. */
+  readonly accel: 'tcg' | 'kvm';
   readonly single: EnsureImageResult;
   readonly split: EnsureImageResult;
   readonly runtimeImage: string;
@@ -147,7 +149,8 @@ export async function prepareVmFixtures(): Promise<VmFixtures> {
     config[mode] = join(dir, `config-${mode}.ext4`);
     await makeExt4Image(config[mode], 4, configDir);
   }
-  return { kernel, single, split, runtimeImage, dir, rootfs, config };
+  const accel = process.env.HYPEMAN_VM_ACCEL === 'auto' && (await probeKvm(kernel.vmlinuz)) ? 'kvm' : 'tcg';
+  return { kernel, accel, single, split, runtimeImage, dir, rootfs, config };
 }
 
 export function removeVmFixtures(fixtures: VmFixtures): void {
@@ -173,6 +176,7 @@ export async function runGuest(fixtures: VmFixtures, layout: GuestLayout, mode: 
       append,
       disks,
       ...(layout === 'runtime-pmem' ? { pmem: [fixtures.runtimeImage] } : {}),
+      accel: fixtures.accel,
       timeoutMs: VM_TIMEOUT_MS,
     });
     const line = /HYPEMAN_VM_RESULT (\{.*\})/.exec(guest.console);
