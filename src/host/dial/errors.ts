@@ -1,13 +1,12 @@
+import { CodedError } from '../../wire/index.js';
+
 /** Why the host could not reach a guest agent. `code` is stable; messages say what to do. */
-export class AgentDialError extends Error {
-  readonly code: string;
+export class AgentDialError extends CodedError {
   /** Waiting may cure it (a VM still booting): wait-for-agent retries only these. */
   readonly retryable: boolean;
 
   constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message, options);
     this.retryable = options?.retryable ?? false;
   }
 }

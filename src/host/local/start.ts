@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { CodedError } from '../../wire/index.js';
 import { findProjectRoot } from '../projectRoot.js';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ApiServer } from '../server/ApiServer.js';
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: Error & { code?: string }) => {
-  process.stderr.write(`npm start: ${error.code ? `${error.code}: ` : ''}${error.message}\n`);
+main().catch((error: Error) => {
+  process.stderr.write(`npm start: ${error instanceof CodedError ? `${error.code}: ` : ''}${error.message}\n`);
   process.exit(1);
 });

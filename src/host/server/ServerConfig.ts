@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import yargs from 'yargs';
-import { DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
+import { CodedError, DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
 import { DEFAULT_DATA_DIR } from '../registry/InstanceRegistry.js';
 import { type TokenClaimRules, type TokenKeyConfig } from './TokenVerifier.js';
 
@@ -19,8 +19,10 @@ export interface ServerConfig {
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
+export class ConfigError extends CodedError<'CONFIG'> {
+  constructor(message: string) {
+    super('CONFIG', message);
+  }
 }
 
 const ENV_HELP = `Every option can also be set by environment: HYPEMAN_HOST, PORT or HYPEMAN_PORT,

@@ -1,16 +1,15 @@
+import { CodedError } from '../../wire/index.js';
+
 /**
  * Failures answered before the WebSocket upgrade, as HTTP statuses with a JSON body
  * `{"code","message"}` (spec §8.3).
  */
-export class ApiError extends Error {
+export class ApiError extends CodedError {
   readonly status: number;
-  readonly code: string;
 
   constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = new.target.name;
+    super(code, message);
     this.status = status;
-    this.code = code;
   }
 }
 
