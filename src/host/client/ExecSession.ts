@@ -4,6 +4,7 @@ import {
   type ExecRequest,
   type ExitStatus,
   FrameType,
+  KeepAlive,
   MAX_DATA_CHUNK,
   MAX_SIGNAL,
   PROTOCOL_VERSION,
@@ -31,7 +32,7 @@ import {
   TruncatedOutputError,
 } from './errors.js';
 import type { FrameTransport } from './FrameTransport.js';
-import { KeepAlive } from './KeepAlive.js';
+
 
 export interface ExecSessionOptions {
   /**

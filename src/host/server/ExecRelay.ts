@@ -26,9 +26,12 @@ import {
   parseFrame,
   type ExecRequest,
   HEADER_SIZE,
+  KeepAlive,
+  closeCodeForError,
+  frameTypeOf,
+  payloadLengthOf,
   writeHeader,
 } from '../../wire/index.js';
-import { KeepAlive } from '../client/KeepAlive.js';
 import { ApiError } from './errors.js';
 import { type ExecParams, parseJsonRequest } from './ExecRequestParams.js';
 import type { ExecMetrics, SessionResult } from './ExecMetrics.js';
@@ -92,11 +95,6 @@ const CREDIT_BATCH = 256 * 1024;
 /** Whether two byte ranges hold the same bytes (views compared where they are). */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
-
-/** Close status after an Error frame: 4000 + the error code (spec §8.1). */
-export function closeCodeFor(wireCode: number): number {
-  return 4000 + wireCode;
 }
 
 class RelayFailure extends Error {
@@ -310,7 +308,7 @@ export class ExecRelay {
     this.#pending = [];
     this.#pendingBytes = 0;
     agent.cork();
-    for (const f of frames) this.#writeAgent(agent, f, f[4] === FrameType.Stdin ? f.length - 5 : -1);
+    for (const f of frames) this.#writeAgent(agent, f, frameTypeOf(f) === FrameType.Stdin ? payloadLengthOf(f) : -1);
     agent.uncork();
   }
 
@@ -387,7 +385,7 @@ export class ExecRelay {
         if (m.type !== FrameType.Error) return;
         if (framed) this.#send(frame.bytes);
         else this.#client.sendText(JSON.stringify({ code: m.code, message: m.message }));
-        this.#finish('error', { error: m.code, reason: m.message }, closeCodeFor(m.wireCode), m.code);
+        this.#finish('error', { error: m.code, reason: m.message }, closeCodeForError(m.wireCode), m.code);
         break;
       }
       case FrameType.Ping:
@@ -470,7 +468,7 @@ export class ExecRelay {
     if (this.#done) return;
     if (this.#ctx.dialect === 'framed') this.#client.sendBinary(encodeError(code, message));
     else this.#client.sendText(JSON.stringify({ code, message }));
-    this.#finish('error', { error: code, reason: message }, closeCodeFor(ErrorCode[code]), code);
+    this.#finish('error', { error: code, reason: message }, closeCodeForError(ErrorCode[code]), code);
   }
 
   #finish(
