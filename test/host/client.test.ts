@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { InstanceRegistry } from '../../src/host/registry/InstanceRegistry.js';
 import { type ExecSession, type ExecTarget, RemoteExecError, execInInstance } from '../../src/host/client/index.js';
 import { ExitKind } from '../../src/wire/index.js';

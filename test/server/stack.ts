@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { InstanceRegistry } from '../../src/host/registry/InstanceRegistry.js';
 import { ApiServer } from '../../src/host/server/ApiServer.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';

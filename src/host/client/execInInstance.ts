@@ -2,7 +2,7 @@ import { type ExecRequest, encodeExecStart } from '../../wire/index.js';
 import type { AgentDialer } from '../dial/AgentDialer.js';
 import { HybridVsockDialer } from '../dial/HybridVsockDialer.js';
 import { NativeVsockDialer } from '../dial/NativeVsockDialer.js';
-import { dialWithRetry } from '../dial/waitForAgent.js';
+import { dialWithRetry } from '../dial/dialWithRetry.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { InvalidApiUrlError } from './errors.js';

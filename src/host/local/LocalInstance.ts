@@ -8,7 +8,7 @@
 import { existsSync, openSync, closeSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { HybridVsockMux } from '../dial/HybridVsockMux.js';
+import { HybridVsockMux } from './HybridVsockMux.js';
 import { DEFAULT_AGENT_PORT } from '../initrd/InitScript.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ensureBusyboxRoot } from './BusyboxRoot.js';
