@@ -10,3 +10,4 @@ export { ExecSessionState } from './session.js';
 export { decodeUtf8, encodeUtf8, truncateUtf8 } from './text.js';
 export { KeepAlive } from './keepalive.js';
 export { closeCodeForError, errorOfCloseCode } from './closeCodes.js';
+export { ExecStartFrame } from './execStartFrame.js';

@@ -1,6 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import {
   ExecSessionState,
+  ExecStartFrame,
   type ExecRequest,
   type ExitStatus,
   FrameType,
@@ -13,7 +14,6 @@ import {
   SignalNumber,
   type SignalName,
   type WindowDimensions,
-  encodeExecStart,
   encodeHeader,
   encodePing,
   encodePong,
@@ -96,7 +96,8 @@ export class ExecSession {
   #waiters: Array<() => void> = [];
   #keepAlive: KeepAlive | undefined;
 
-  constructor(transport: FrameTransport, request: Partial<ExecRequest>, options: ExecSessionOptions = {}) {
+  /** `request`: what to run, or a frame ExecStartFrame.encode made of it already. */
+  constructor(transport: FrameTransport, request: Partial<ExecRequest> | ExecStartFrame, options: ExecSessionOptions = {}) {
     this.#transport = transport;
     this.started = new Promise((resolve, reject) => {
       this.#resolveStarted = resolve;
@@ -125,16 +126,16 @@ export class ExecSession {
       },
     });
 
-    let execStart: Uint8Array;
+    let execStart: ExecStartFrame;
     try {
-      execStart = encodeExecStart(request, PROTOCOL_VERSION);
+      execStart = request instanceof ExecStartFrame ? request : ExecStartFrame.encode(request, PROTOCOL_VERSION);
     } catch (err) {
       // A request the encoder refuses (NUL in argv, bad window) must not leak the connection.
       transport.destroy();
       throw err;
     }
     this.#state.clientFrame(FrameType.ExecStart);
-    transport.send(execStart);
+    transport.send(execStart.bytes);
     if (options.keepAliveMs) {
       this.#keepAlive = new KeepAlive(
         options.keepAliveMs,
