@@ -176,6 +176,20 @@ function sharedTests(target: () => ExecTarget, agent: () => AgentProcess) {
     await waitUntil(() => !descendantsOf(agent().pid).includes(pid), `the agent to end command ${pid}`);
   });
 
+  it('close() while nobody reads the output still ends the session at once (issue 22)', async () => {
+    // Output backs up behind a paused consumer; leaving must not wait for someone to read it:
+    // the transport reads on to the peer's end (the server's Close, the agent's EOF).
+    const s = await execInInstance(target(), { argv: ['yes'] });
+    const { pid } = await s.started;
+    s.stderr.resume();
+    await new Promise((r) => s.stdout.once('readable', r));
+    await sleep(300);
+    s.close();
+    const ended = await Promise.race([s.exit.then(() => 'exited', (e: { code?: string }) => e.code), sleep(5000).then(() => 'still open after 5 s')]);
+    assert.equal(ended, 'CONNECTION_LOST');
+    await waitUntil(() => !descendantsOf(agent().pid).includes(pid), `the agent to end command ${pid}`);
+  });
+
   it('keeps going when the consumer destroys stdout: stderr and the exit still arrive', async () => {
     const s = await execInInstance(target(), { argv: ['sh', '-c', 'head -c 4000000 /dev/zero; echo done >&2'] });
     s.closeStdin();

@@ -93,6 +93,8 @@ export class ExecSession {
   #stdoutBytes = 0;
   #stderrBytes = 0;
   #ended = false;
+  /** close() was called: output from now on is discarded, and reading never pauses again. */
+  #leaving = false;
   #waiters: Array<() => void> = [];
   #keepAlive: KeepAlive | undefined;
 
@@ -171,9 +173,16 @@ export class ExecSession {
   /**
    * Leaves the session gracefully: the connection is closed from this side. Before the
    * command has exited this hangs it up (SIGHUP, then SIGKILL 5 s later, spec §9.9) and
-   * `exit` rejects with CONNECTION_LOST. After the exit it does nothing.
+   * `exit` rejects with CONNECTION_LOST. After the exit it does nothing. Output not yet
+   * pushed to `stdout`/`stderr` is discarded: the transport reads on to the peer's end (the
+   * server's Close, the agent's EOF) even while nobody reads the streams; held back, it would
+   * never see that end (issue 22).
    */
   close(): void {
+    if (this.#ended) return;
+    this.#leaving = true;
+    this.#paused.clear();
+    this.#transport.resumeReading();
     this.#transport.close();
   }
 
@@ -230,7 +239,7 @@ export class ExecSession {
 
   #push(stream: Readable, payload: Uint8Array): void {
     // A consumer that destroyed its stream wants no more of it; the other stream goes on.
-    if (stream.destroyed) return;
+    if (stream.destroyed || this.#leaving) return;
     // The payload is a view of memory the transport gave up for us: no copy.
     if (!stream.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) {
       this.#paused.add(stream);
