@@ -11,7 +11,7 @@ import { ApiServer } from '../../src/host/server/ApiServer.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
 import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
 import { TokenVerifier, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
-import type { RelayLimits } from '../../src/host/server/ExecRelay.js';
+import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
 import {
   FrameDecoder,
   WEBSOCKET_SUBPROTOCOL,

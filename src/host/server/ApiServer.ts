@@ -14,7 +14,8 @@ import {
   UnavailableError,
   statusLine,
 } from './errors.js';
-import { DEFAULT_RELAY_LIMITS, type Dialect, ExecRelay, type RelayClient, type RelayLimits } from './ExecRelay.js';
+import type { DialectName, RelayClient } from './relay/ClientDialect.js';
+import { DEFAULT_RELAY_LIMITS, ExecRelay, type RelayLimits } from './relay/ExecRelay.js';
 import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
 import { ExecMetrics } from './ExecMetrics.js';
 import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js';
@@ -38,7 +39,7 @@ export interface ApiServerOptions {
 }
 
 interface SessionData {
-  dialect: Dialect;
+  dialect: DialectName;
   protocol: string;
   principal: Principal;
   instance: InstanceSummary;

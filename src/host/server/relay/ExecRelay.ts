@@ -1,0 +1,381 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import {
+  CodedError,
+  DEFAULT_MAX_PAYLOAD,
+  ErrorCode,
+  type ErrorCodeName,
+  ExecSessionState,
+  type ExecRequest,
+  ExecStartFrame,
+  ExitKind,
+  FrameDecoder,
+  FrameType,
+  INITIAL_STDIN_CREDIT,
+  KeepAlive,
+  ProtocolError,
+  type RawFrame,
+  closeCodeForError,
+  encodePing,
+  encodeStdinCredit,
+  frameTypeOf,
+  parseFrame,
+  payloadLengthOf,
+} from '../../../wire/index.js';
+import { ApiError } from '../errors.js';
+import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
+import type { ClientDialect, DialectName, RelayClient, RelaySession } from './ClientDialect.js';
+import { CompatDialect } from './CompatDialect.js';
+import { FramedDialect } from './FramedDialect.js';
+import { RelayFailure } from './RelayFailure.js';
+import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
+
+export interface RelayContext {
+  dialect: DialectName;
+  /** The request from the query string, if it had one (spec §8.1); else it comes in-band. */
+  queryRequest: ExecRequest | null;
+  waitForAgentSeconds: number;
+  /** Opens the byte stream to the instance's agent (hybrid or native vsock). */
+  connectAgent(waitForAgentSeconds: number, signal: AbortSignal): Promise<Duplex>;
+  subject: string;
+  instance: string;
+  remoteAddress: string;
+  metrics: ExecMetrics;
+  audit: Logger;
+  limits: RelayLimits;
+}
+
+export interface RelayLimits {
+  maxPayload: number;
+  /** Stop reading the agent while the WebSocket holds more than this many unsent bytes. */
+  sendHighWater: number;
+  /** How long to wait for the request when it comes in-band. */
+  requestTimeoutMs: number;
+  /**
+   * Ping an agent silent this long after Started; end the session with PEER_UNRESPONSIVE when
+   * not even a Pong comes back in as long again (a frozen VM keeps its socket open). 0: never.
+   */
+  agentKeepAliveMs: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  maxPayload: DEFAULT_MAX_PAYLOAD,
+  sendHighWater: 1024 * 1024,
+  requestTimeoutMs: 10_000,
+  agentKeepAliveMs: 30_000,
+};
+
+/** Bytes a client may get ahead of the agent beyond its credit before FLOW_CONTROL (§8.1.1). */
+export const FLOW_CONTROL_SLACK = 1024 * 1024;
+/** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
+const CREDIT_BATCH = 256 * 1024;
+
+/** Whether two byte ranges hold the same bytes (views compared where they are). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/**
+ * One exec session between a WebSocket client and an agent connection (spec §8). Frames are
+ * checked against the session state machine in both directions; the client's dialect,
+ * chosen once, decides how they look on the WebSocket. Flow control: the agent link is
+ * paused while the WebSocket's send buffer is above the high-water mark; Stdin toward the
+ * agent is limited by credit (framed) or by a hard cap on what is queued (both dialects).
+ */
+export class ExecRelay implements RelaySession {
+  readonly #client: RelayClient;
+  readonly #ctx: RelayContext;
+  readonly #dialect: ClientDialect;
+  readonly #record: SessionRecord;
+  readonly #state = new ExecSessionState();
+  readonly #abort = new AbortController();
+  readonly #decoder: FrameDecoder;
+
+  #agent: Duplex | null = null;
+  #connecting = false;
+  /** Frames for the agent while it is being connected. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #requestTimer: NodeJS.Timeout | null = null;
+  #agentPaused = false;
+  #creditPending = 0;
+  #done = false;
+  #keepAlive: KeepAlive | null = null;
+  /** The token of our own Ping in flight: its Pong is ours, not the client's. */
+  #pingToken: Uint8Array | null = null;
+
+  constructor(client: RelayClient, ctx: RelayContext) {
+    this.#client = client;
+    this.#ctx = ctx;
+    const { maxPayload } = ctx.limits;
+    const { waitForAgentSeconds } = ctx;
+    this.#dialect =
+      ctx.dialect === 'framed'
+        ? new FramedDialect(this, client, { maxPayload, waitForAgentSeconds, queryRequest: ctx.queryRequest !== null })
+        : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
+    this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
+    this.#record = new SessionRecord(ctx.metrics, ctx.audit, {
+      subject: ctx.subject,
+      instance: ctx.instance,
+      remoteAddress: ctx.remoteAddress,
+      dialect: ctx.dialect,
+    });
+  }
+
+  get ended(): boolean {
+    return this.#done;
+  }
+
+  get execStarted(): boolean {
+    return this.#state.execStarted;
+  }
+
+  /** Called once the WebSocket is open. */
+  open(): void {
+    const { queryRequest, waitForAgentSeconds } = this.#ctx;
+    if (queryRequest) {
+      this.#guard(() => this.begin(ExecStartFrame.encode(queryRequest), waitForAgentSeconds));
+      return;
+    }
+    if (this.#dialect.dialsBeforeRequest) this.#connect(waitForAgentSeconds);
+    this.#requestTimer = setTimeout(() => this.#fail('INVALID_REQUEST', this.#dialect.requestMissing), this.#ctx.limits.requestTimeoutMs);
+  }
+
+  /** A message from the WebSocket. `data` is only valid during this call. */
+  clientMessage(data: ArrayBuffer, isBinary: boolean): void {
+    if (this.#done) return;
+    this.#guard(() => this.#dialect.message(new Uint8Array(data), isBinary));
+  }
+
+  /** The WebSocket's send buffer drained. */
+  clientDrain(): void {
+    if (this.#agentPaused && this.#client.bufferedAmount() < this.#ctx.limits.sendHighWater / 2) {
+      this.#agentPaused = false;
+      this.#agent?.resume();
+    }
+  }
+
+  /** The WebSocket closed (by either side); `code` is its close status. */
+  clientClosed(code: number): void {
+    if (!this.#done) this.#finish('client_closed', { reason: `the client closed the connection (${code})` });
+  }
+
+  /** The server is stopping: end the session with SHUTTING_DOWN. */
+  shutdown(): void {
+    this.#fail('SHUTTING_DOWN', 'the API server is shutting down; retry against another server or later');
+  }
+
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ProtocolError || err instanceof RelayFailure) this.#fail(err.code, err.message);
+      else if (err instanceof ApiError) this.#fail('INVALID_REQUEST', err.message);
+      else this.#fail('INTERNAL_ERROR', `the server failed: ${(err as Error).message}`);
+    }
+  }
+
+  // ---- client → agent (RelaySession, for the dialect) -------------------------------------
+
+  begin(execStart: ExecStartFrame, waitForAgentSeconds: number): void {
+    if (this.#requestTimer) clearTimeout(this.#requestTimer);
+    this.#requestTimer = null;
+    this.#state.clientFrame(FrameType.ExecStart);
+    this.#record.request = execStart.request;
+    this.#pending.unshift(execStart.bytes);
+    this.#pendingBytes += execStart.bytes.length;
+    // The framed dialect may have connected while it waited for ExecStart.
+    if (this.#agent) this.#flushPending();
+    else this.#connect(waitForAgentSeconds);
+  }
+
+  clientFrame(type: number): boolean {
+    return this.#state.clientFrame(type);
+  }
+
+  toAgent(frame: Uint8Array, stdinPayload: number): void {
+    if (stdinPayload >= 0) this.#record.stdinBytes += stdinPayload;
+    const agent = this.#agent;
+    const queued = agent ? agent.writableLength : this.#pendingBytes;
+    if (queued + frame.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
+      throw new RelayFailure('FLOW_CONTROL', 'stdin is arriving faster than the command reads it; honour StdinCredit (spec §8.1.1) or slow down');
+    }
+    if (agent && this.#state.execStarted) this.#writeAgent(agent, frame, stdinPayload);
+    else {
+      this.#pending.push(frame);
+      this.#pendingBytes += frame.length;
+    }
+  }
+
+  answerAgent(frame: Uint8Array): void {
+    this.#agent?.write(frame);
+  }
+
+  send(bytes: Uint8Array): void {
+    if (!this.#client.sendBinary(bytes)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue output for this client');
+    if (!this.#agentPaused && this.#client.bufferedAmount() > this.#ctx.limits.sendHighWater) {
+      this.#agentPaused = true;
+      this.#agent?.pause();
+    }
+  }
+
+  // ---- the agent link ---------------------------------------------------------------------
+
+  #connect(waitForAgentSeconds: number): void {
+    if (this.#connecting || this.#agent) return;
+    this.#connecting = true;
+    this.#ctx.connectAgent(waitForAgentSeconds, this.#abort.signal).then(
+      (agent) => this.#attach(agent),
+      (err: Error) => {
+        if (this.#done) return;
+        if (err instanceof CodedError && err.code === 'INSTANCE_NOT_RUNNING') this.#fail('INSTANCE_NOT_RUNNING', err.message);
+        else this.#fail('AGENT_UNREACHABLE', `cannot reach the agent of instance ${this.#ctx.instance}: ${err.message}`);
+      },
+    );
+  }
+
+  #attach(agent: Duplex): void {
+    if (this.#done) {
+      agent.destroy();
+      return;
+    }
+    this.#agent = agent;
+    agent.on('data', (chunk: Buffer) => {
+      if (this.#done) return;
+      this.#guard(() => {
+        try {
+          this.#decoder.push(chunk);
+        } catch (err) {
+          if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
+          throw err;
+        }
+      });
+    });
+    agent.on('end', () => this.#agentGone('the agent closed the connection before the command ended'));
+    agent.on('close', () => this.#agentGone('the connection to the agent closed before the command ended'));
+    agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
+    // Dialers hand the stream over paused, so that nothing is read before we listen.
+    agent.resume();
+    if (this.#pending.length > 0) this.#flushPending();
+  }
+
+  #flushPending(): void {
+    const agent = this.#agent!;
+    const frames = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    agent.cork();
+    for (const f of frames) this.#writeAgent(agent, f, frameTypeOf(f) === FrameType.Stdin ? payloadLengthOf(f) : -1);
+    agent.uncork();
+  }
+
+  #writeAgent(agent: Duplex, frame: Uint8Array, stdinPayload: number): void {
+    if (stdinPayload >= 0 && this.#dialect.returnsCredit) agent.write(frame, () => this.#credit(stdinPayload));
+    else agent.write(frame);
+  }
+
+  #credit(bytes: number): void {
+    if (this.#done) return;
+    this.#creditPending += bytes;
+    if (this.#creditPending >= CREDIT_BATCH || (this.#agent?.writableLength ?? 0) === 0) {
+      this.#client.sendBinary(encodeStdinCredit(this.#creditPending));
+      this.#creditPending = 0;
+    }
+  }
+
+  // ---- agent → client ---------------------------------------------------------------------
+
+  #onAgentFrame(frame: RawFrame): void {
+    if (this.#done) return;
+    this.#keepAlive?.heard();
+    if (!this.#state.agentFrame(frame.type)) return;
+    const dialect = this.#dialect;
+    switch (frame.type) {
+      case FrameType.Stdout:
+        this.#record.stdoutBytes += frame.payload.length;
+        dialect.output(frame);
+        break;
+      case FrameType.Stderr:
+        this.#record.stderrBytes += frame.payload.length;
+        dialect.output(frame);
+        break;
+      case FrameType.Started: {
+        const m = parseFrame(frame);
+        if (m.type === FrameType.Started) this.#record.pid = m.pid;
+        dialect.started(frame);
+        this.#startKeepAlive();
+        break;
+      }
+      case FrameType.Exit: {
+        const m = parseFrame(frame);
+        if (m.type !== FrameType.Exit) return;
+        dialect.exit(frame, m);
+        const result: SessionResult = m.kind === ExitKind.Exited ? 'exited' : m.kind === ExitKind.Signaled ? 'signaled' : 'timed_out';
+        this.#finish(result, { exitCode: m.code, signal: m.signal || undefined }, 1000, 'exited');
+        break;
+      }
+      case FrameType.Error: {
+        const m = parseFrame(frame);
+        if (m.type !== FrameType.Error) return;
+        dialect.agentError(frame, m);
+        this.#finish('error', { error: m.code, reason: m.message }, closeCodeForError(m.wireCode), m.code);
+        break;
+      }
+      case FrameType.Ping:
+        dialect.agentPing(frame);
+        break;
+      case FrameType.Pong:
+        if (this.#pingToken && sameBytes(frame.payload, this.#pingToken)) this.#pingToken = null;
+        else dialect.agentPong(frame);
+        break;
+    }
+  }
+
+  #startKeepAlive(): void {
+    const interval = this.#ctx.limits.agentKeepAliveMs;
+    if (interval <= 0 || this.#keepAlive) return;
+    this.#keepAlive = new KeepAlive(
+      interval,
+      (token) => {
+        this.#pingToken = token;
+        this.#agent?.write(encodePing(token));
+      },
+      () =>
+        this.#fail(
+          'PEER_UNRESPONSIVE',
+          `the agent of instance ${this.#ctx.instance} stopped answering (no Pong within ${interval / 1000} s); the VM may be frozen`,
+        ),
+      // Silence is ours while we hold the agent back or our writes to it are queued.
+      () => this.#agentPaused || (this.#agent?.writableLength ?? 0) > 0,
+    );
+  }
+
+  #agentGone(reason: string): void {
+    if (!this.#done) this.#fail('AGENT_UNREACHABLE', reason);
+  }
+
+  // ---- ending -----------------------------------------------------------------------------
+
+  /** Ends the session with an Error of ours: to the client, then close 4000+code. */
+  #fail(code: ErrorCodeName, message: string): void {
+    if (this.#done) return;
+    this.#dialect.failure(code, message);
+    this.#finish('error', { error: code, reason: message }, closeCodeForError(ErrorCode[code]), code);
+  }
+
+  #finish(result: SessionResult, outcome: SessionOutcome, closeCode?: number, closeReason?: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#requestTimer) clearTimeout(this.#requestTimer);
+    this.#keepAlive?.stop();
+    this.#abort.abort();
+    // Ending our side hangs up the command when it is still running (spec §9.9).
+    if (this.#agent) {
+      this.#agent.end();
+      this.#agent.destroy();
+    }
+    this.#pending = [];
+    if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
+    this.#record.end(result, outcome);
+  }
+}
