@@ -376,13 +376,13 @@ describe('ExecRelay', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
         agent.close();
         await client.until('the close', () => client.closed !== null);
-        assert.equal(client.closed!.code, 4048);
+        assert.deepEqual(client.closed, { code: 4050, reason: 'AGENT_DISCONNECTED' });
       });
 
       it(`${dialect}: a session without a request ends when the request timeout passes`, async () => {
         const { client } = relay(dialect, { limits: { requestTimeoutMs: 50 } });
         await client.until('the close', () => client.closed !== null);
-        assert.equal(client.closed!.code, 4016);
+        assert.deepEqual(client.closed, { code: 4007, reason: 'START_TIMEOUT' });
       });
     }
   });

@@ -138,7 +138,7 @@ export class ExecRelay implements RelaySession {
       return;
     }
     if (this.#dialect.dialsBeforeRequest) this.#connect(waitForAgentSeconds);
-    this.#requestTimer = setTimeout(() => this.#fail('INVALID_REQUEST', this.#dialect.requestMissing), this.#ctx.limits.requestTimeoutMs);
+    this.#requestTimer = setTimeout(() => this.#fail('START_TIMEOUT', this.#dialect.requestMissing), this.#ctx.limits.requestTimeoutMs);
   }
 
   /** A message from the WebSocket. `data` is only valid during this call. */
@@ -350,8 +350,9 @@ export class ExecRelay implements RelaySession {
     );
   }
 
+  /** The agent's connection ended before Exit or Error: the agent died, or its VM stopped. */
   #agentGone(reason: string): void {
-    if (!this.#done) this.#fail('AGENT_UNREACHABLE', reason);
+    if (!this.#done) this.#fail('AGENT_DISCONNECTED', `${reason}; the command's exit status is unknown`);
   }
 
   // ---- ending -----------------------------------------------------------------------------
