@@ -238,14 +238,36 @@ describe('ExecRelay', () => {
       assert.deepEqual(Buffer.concat(pieces.map((m) => (m.type === FrameType.Stdout ? m.data : new Uint8Array()))), data);
     });
 
-    it('returns credit for the Stdin the agent connection took', async () => {
+    it('returns credit for the Stdin the agent connection took, joining consecutive Stdin frames on the way', async () => {
       const { client, relay: r } = relay('framed');
       send(r, encodeExecStart({ argv: ['cat'] }));
       const agent = await agentOf();
-      for (let i = 0; i < 40; i++) send(r, encodeDataFrame(FrameType.Stdin, new Uint8Array(16384)));
+      const data = new Uint8Array(40 * 16384);
+      for (let i = 0; i < data.length; i++) data[i] = i % 251;
+      for (let i = 0; i < 40; i++) send(r, encodeDataFrame(FrameType.Stdin, data.subarray(i * 16384, (i + 1) * 16384)));
       const credited = () => client.frames().reduce((sum, m) => sum + (m.type === FrameType.StdinCredit ? m.bytes : 0), 0);
-      await client.until('credit for 640 KiB', () => credited() === 40 * 16384);
-      await agentReceived(agent, '40 Stdin frames', () => agent.frames.filter((f) => f.type === FrameType.Stdin).length === 40);
+      await client.until('credit for 640 KiB', () => credited() === data.length);
+      const stdin = () => agent.frames.filter((f) => f.type === FrameType.Stdin);
+      await agentReceived(agent, '640 KiB of Stdin', () => stdin().reduce((n, f) => n + f.payload.length, 0) === data.length);
+      assert.deepEqual(Buffer.concat(stdin().map((f) => f.payload)), Buffer.from(data));
+      // Sent in one turn of the event loop, they go out joined, in frames of at most 64 KiB.
+      assert.ok(stdin().length < 40, `${stdin().length} Stdin frames`);
+      assert.ok(stdin().every((f) => f.payload.length <= 65536));
+      r.clientClosed(1000);
+    });
+
+    it('keeps frames of other types between Stdin in their place', async () => {
+      const { relay: r } = relay('framed');
+      send(r, encodeExecStart({ argv: ['cat'], tty: true }));
+      send(r, encodeDataFrame(FrameType.Stdin, Buffer.from('ab')));
+      send(r, encodeDataFrame(FrameType.Stdin, Buffer.from('cd')));
+      send(r, Uint8Array.of(0, 0, 0, 4, FrameType.WindowSize, 0, 30, 0, 90));
+      send(r, encodeDataFrame(FrameType.Stdin, Buffer.from('ef')));
+      send(r, encodeStdinClose());
+      const agent = await agentOf();
+      await agentReceived(agent, 'StdinClose', () => agent.types().includes(FrameType.StdinClose));
+      assert.deepEqual(agent.types(), [FrameType.ExecStart, FrameType.Stdin, FrameType.WindowSize, FrameType.Stdin, FrameType.StdinClose]);
+      assert.deepEqual(agent.frames.filter((f) => f.type === FrameType.Stdin).map((f) => Buffer.from(f.payload).toString()), ['abcd', 'ef']);
       r.clientClosed(1000);
     });
 

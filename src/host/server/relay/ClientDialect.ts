@@ -20,8 +20,10 @@ export interface RelaySession {
   readonly execStarted: boolean;
   /** Checks a client frame against the state machine (spec §3.2): false means drop it. */
   clientFrame(type: number): boolean;
-  /** A frame for the agent; `stdinPayload` ≥ 0 marks Stdin, for credit and accounting. */
-  toAgent(frame: Uint8Array, stdinPayload: number): void;
+  /** Stdin for the agent (a view that may die after the call); checked against §8.1.1's cap. */
+  stdin(payload: Uint8Array): void;
+  /** Any other client frame for the agent, whole (a view that may die after the call). */
+  control(frame: Uint8Array): void;
   /** A frame of the relay's own to the agent, outside the client's stream (a Pong). */
   answerAgent(frame: Uint8Array): void;
   /** Output for the client; holds the agent back while the client's send buffer is full. */
@@ -37,8 +39,6 @@ export interface ClientDialect {
   readonly name: DialectName;
   /** Whether the client is told, by StdinCredit, how much Stdin the agent has taken (§8.1.1). */
   readonly returnsCredit: boolean;
-  /** Whether the agent is dialled as soon as the WebSocket opens, before the request arrives. */
-  readonly dialsBeforeRequest: boolean;
   /** What the client is told when no request arrives in time. */
   readonly requestMissing: string;
   /** A WebSocket message; `view` lives only during the call. Throws to fail the session. */

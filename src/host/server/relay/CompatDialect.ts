@@ -4,7 +4,7 @@ import {
   type ErrorMessage,
   type ExitMessage,
   type RawFrame,
-  encodeDataFrame,
+  FrameTooLargeError,
   encodePong,
   encodeSignal,
   encodeStdinClose,
@@ -23,7 +23,6 @@ import { RelayFailure } from './RelayFailure.js';
 export class CompatDialect implements ClientDialect {
   readonly name = 'compat';
   readonly returnsCredit = false;
-  readonly dialsBeforeRequest = false;
   readonly requestMissing = 'no request arrived; pass ?command=… or send a JSON request as the first text message';
   readonly #session: RelaySession;
   readonly #client: RelayClient;
@@ -49,11 +48,12 @@ export class CompatDialect implements ClientDialect {
       session.begin(ExecStartFrame.encode(emptyRequest()), this.#waitForAgentSeconds);
     }
     if (isBinary) {
-      if (session.clientFrame(FrameType.Stdin)) session.toAgent(encodeDataFrame(FrameType.Stdin, view, this.#maxPayload), view.length);
+      if (view.length > this.#maxPayload) throw new FrameTooLargeError(view.length, this.#maxPayload);
+      if (session.clientFrame(FrameType.Stdin)) session.stdin(view);
       return;
     }
     const control = parseControl(Buffer.from(view).toString('utf8'));
-    if (session.clientFrame(control.type)) session.toAgent(control.frame, -1);
+    if (session.clientFrame(control.type)) session.control(control.frame);
   }
 
   output(frame: RawFrame): void {

@@ -18,9 +18,7 @@ import {
   closeCodeForError,
   encodePing,
   encodeStdinCredit,
-  frameTypeOf,
   parseFrame,
-  payloadLengthOf,
 } from '../../../wire/index.js';
 import { ApiError } from '../errors.js';
 import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
@@ -29,6 +27,7 @@ import { CompatDialect } from './CompatDialect.js';
 import { FramedDialect } from './FramedDialect.js';
 import { RelayFailure } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
+import { AgentOutbox } from './AgentOutbox.js';
 
 export interface RelayContext {
   dialect: DialectName;
@@ -65,8 +64,18 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   agentKeepAliveMs: 30_000,
 };
 
-/** Bytes a client may get ahead of the agent beyond its credit before FLOW_CONTROL (§8.1.1). */
+/**
+ * Stdin payload bytes a client may get ahead of the agent beyond its credit before
+ * FLOW_CONTROL (§8.1.1): "ahead" is what the server has received and the agent's
+ * connection has not yet taken.
+ */
 export const FLOW_CONTROL_SLACK = 1024 * 1024;
+/**
+ * Frames other than Stdin (Ping, Signal, WindowSize…) that may wait for the agent's
+ * connection. Each is a few bytes, but a flood of them must not grow the server without
+ * bound while the agent is held back (§8.1.1).
+ */
+export const MAX_WAITING_CONTROL_FRAMES = 4096;
 /** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
 const CREDIT_BATCH = 256 * 1024;
 
@@ -93,9 +102,11 @@ export class ExecRelay implements RelaySession {
 
   #agent: Duplex | null = null;
   #connecting = false;
-  /** Frames for the agent while it is being connected. */
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  /** Client frames not yet handed to the agent's connection (it is connecting, or full). */
+  readonly #outbox = new AgentOutbox();
+  #flushScheduled = false;
+  /** Stdin payload bytes handed to the agent's connection and not yet written by it. */
+  #stdinInFlight = 0;
   #requestTimer: NodeJS.Timeout | null = null;
   #agentPaused = false;
   #creditPending = 0;
@@ -137,7 +148,6 @@ export class ExecRelay implements RelaySession {
       this.#guard(() => this.begin(ExecStartFrame.encode(queryRequest), waitForAgentSeconds));
       return;
     }
-    if (this.#dialect.dialsBeforeRequest) this.#connect(waitForAgentSeconds);
     this.#requestTimer = setTimeout(() => this.#fail('START_TIMEOUT', this.#dialect.requestMissing), this.#ctx.limits.requestTimeoutMs);
   }
 
@@ -182,29 +192,34 @@ export class ExecRelay implements RelaySession {
     this.#requestTimer = null;
     this.#state.clientFrame(FrameType.ExecStart);
     this.#record.request = execStart.request;
-    this.#pending.unshift(execStart.bytes);
-    this.#pendingBytes += execStart.bytes.length;
-    // The framed dialect may have connected while it waited for ExecStart.
-    if (this.#agent) this.#flushPending();
-    else this.#connect(waitForAgentSeconds);
+    // The first frame of the session (the state machine allows nothing before it).
+    this.#outbox.pushFrame(execStart.bytes);
+    this.#connect(waitForAgentSeconds);
+    this.#scheduleFlush();
   }
 
   clientFrame(type: number): boolean {
     return this.#state.clientFrame(type);
   }
 
-  toAgent(frame: Uint8Array, stdinPayload: number): void {
-    if (stdinPayload >= 0) this.#record.stdinBytes += stdinPayload;
-    const agent = this.#agent;
-    const queued = agent ? agent.writableLength : this.#pendingBytes;
-    if (queued + frame.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
+  stdin(payload: Uint8Array): void {
+    this.#record.stdinBytes += payload.length;
+    if (this.#outbox.stdinBytes + this.#stdinInFlight + payload.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
       throw new RelayFailure('FLOW_CONTROL', 'stdin is arriving faster than the command reads it; honour StdinCredit (spec §8.1.1) or slow down');
     }
-    if (agent && this.#state.execStarted) this.#writeAgent(agent, frame, stdinPayload);
-    else {
-      this.#pending.push(frame);
-      this.#pendingBytes += frame.length;
+    this.#outbox.pushStdin(payload);
+    this.#scheduleFlush();
+  }
+
+  control(frame: Uint8Array): void {
+    if (this.#outbox.controlFrames >= MAX_WAITING_CONTROL_FRAMES) {
+      throw new RelayFailure(
+        'FLOW_CONTROL',
+        `more than ${MAX_WAITING_CONTROL_FRAMES} control frames (Ping, Signal, WindowSize) are waiting for the agent, which is not reading; wait for Pongs before pinging again`,
+      );
     }
+    this.#outbox.pushFrame(frame);
+    this.#scheduleFlush();
   }
 
   answerAgent(frame: Uint8Array): void {
@@ -254,24 +269,42 @@ export class ExecRelay implements RelaySession {
     agent.on('end', () => this.#agentGone('the agent closed the connection before the command ended'));
     agent.on('close', () => this.#agentGone('the connection to the agent closed before the command ended'));
     agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
+    agent.on('drain', () => this.#flush());
     // Dialers hand the stream over paused, so that nothing is read before we listen.
     agent.resume();
-    if (this.#pending.length > 0) this.#flushPending();
+    this.#flush();
   }
 
-  #flushPending(): void {
-    const agent = this.#agent!;
-    const frames = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+  /**
+   * Once per turn of the event loop, after uWebSockets.js has delivered every message of
+   * its read: the frames gathered meanwhile go out in a few writes instead of one each.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#agent === null) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Hands what waits to the agent's connection, unless it is full (then its 'drain' calls again). */
+  #flush(): void {
+    const agent = this.#agent;
+    if (this.#done || agent === null || this.#outbox.empty || agent.writableNeedDrain) return;
     agent.cork();
-    for (const f of frames) this.#writeAgent(agent, f, frameTypeOf(f) === FrameType.Stdin ? payloadLengthOf(f) : -1);
+    for (const batch of this.#outbox.take()) {
+      const { stdinBytes } = batch;
+      this.#stdinInFlight += stdinBytes;
+      agent.write(batch.bytes, () => this.#taken(stdinBytes));
+    }
     agent.uncork();
   }
 
-  #writeAgent(agent: Duplex, frame: Uint8Array, stdinPayload: number): void {
-    if (stdinPayload >= 0 && this.#dialect.returnsCredit) agent.write(frame, () => this.#credit(stdinPayload));
-    else agent.write(frame);
+  /** The agent's connection wrote a batch: its Stdin is no longer ahead of the agent. */
+  #taken(stdinBytes: number): void {
+    this.#stdinInFlight -= stdinBytes;
+    if (stdinBytes > 0 && this.#dialect.returnsCredit) this.#credit(stdinBytes);
   }
 
   #credit(bytes: number): void {
@@ -375,7 +408,6 @@ export class ExecRelay implements RelaySession {
       this.#agent.end();
       this.#agent.destroy();
     }
-    this.#pending = [];
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
     this.#record.end(result, outcome);
   }

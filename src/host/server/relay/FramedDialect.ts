@@ -22,7 +22,6 @@ import { RelayFailure } from './RelayFailure.js';
 export class FramedDialect implements ClientDialect {
   readonly name = 'framed';
   readonly returnsCredit = true;
-  readonly dialsBeforeRequest = true;
   readonly requestMissing = 'no ExecStart frame arrived; send it as the first message or put the request in the query';
   readonly #session: RelaySession;
   readonly #client: RelayClient;
@@ -50,7 +49,8 @@ export class FramedDialect implements ClientDialect {
     }
     if (!this.#session.clientFrame(frame.type)) return;
     parseFrame(frame);
-    this.#session.toAgent(copy(frame.bytes), frame.type === FrameType.Stdin ? frame.payload.length : -1);
+    if (frame.type === FrameType.Stdin) this.#session.stdin(frame.payload);
+    else this.#session.control(frame.bytes);
   }
 
   /**
