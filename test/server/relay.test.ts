@@ -165,6 +165,7 @@ describe('ExecRelay', () => {
           s.once('error', reject);
           dialled.push(s);
         }),
+      admit: () => null,
       subject: 'alice',
       instance: 'web-id',
       remoteAddress: '127.0.0.1',
@@ -254,6 +255,18 @@ describe('ExecRelay', () => {
       assert.ok(stdin().length < 40, `${stdin().length} Stdin frames`);
       assert.ok(stdin().every((f) => f.payload.length <= 65536));
       r.clientClosed(1000);
+    });
+
+    it('counts what a client is ahead of the agent in Stdin payload bytes: 5 MiB of 16-byte frames pass, one byte more is FLOW_CONTROL', async () => {
+      const { client, relay: r } = relay('framed', { limits: { smallMessagesPerSecond: 0 } });
+      send(r, encodeExecStart({ argv: ['cat'] }));
+      const sixteen = encodeDataFrame(FrameType.Stdin, new Uint8Array(16));
+      // Sent without yielding to the event loop: nothing reaches the agent meanwhile, so all
+      // of it is ahead. With the 5-byte headers counted, the cap would fall below 4 MiB.
+      for (let i = 0; i < (5 * 1024 * 1024) / 16; i++) send(r, sixteen);
+      assert.equal(client.closed, null);
+      send(r, encodeDataFrame(FrameType.Stdin, new Uint8Array(1)));
+      assert.deepEqual(client.closed, { code: 4006, reason: 'FLOW_CONTROL' });
     });
 
     it('keeps frames of other types between Stdin in their place', async () => {

@@ -8,7 +8,9 @@ import WebSocket from 'ws';
 import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { InstanceRegistry } from '../../src/host/registry/InstanceRegistry.js';
 import { ApiServer } from '../../src/host/server/ApiServer.js';
+import { HostPolicy } from '../../src/host/server/HostPolicy.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
+import type { SessionLimits } from '../../src/host/server/SessionLimits.js';
 import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
 import { TokenVerifier, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
 import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
@@ -37,7 +39,11 @@ export interface Stack {
 
 export interface StackOptions {
   limits?: Partial<RelayLimits>;
+  sessionLimits?: Partial<SessionLimits>;
   allowedOrigins?: string[];
+  publicHosts?: string[];
+  /** False: the server starts as "starting" (as npm start's does until local-1 answers). */
+  ready?: boolean;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -62,8 +68,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     directory: new RegistryDirectory(registry),
     verifier: TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET }),
     origins: new OriginPolicy(options.allowedOrigins ?? []),
+    hosts: new HostPolicy(options.publicHosts ?? []),
     logger,
     limits: options.limits,
+    sessionLimits: options.sessionLimits,
+    ready: options.ready,
   });
   const port = await server.start();
   const token = await signDevelopmentToken(SECRET, { sub: 'tester' });

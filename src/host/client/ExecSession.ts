@@ -119,6 +119,9 @@ export class ExecSession {
     this.stdin = new Writable({
       highWaterMark: MAX_DATA_CHUNK,
       write: (chunk: Buffer, _enc, cb) => this.#writeStdin(chunk).then(() => cb(), cb),
+      // Writes queued while one is under way come here together: small ones go out as one
+      // frame, since each frame costs the peer (and a server cuts floods of tiny ones).
+      writev: (chunks, cb) => this.#writeStdinChunks(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb),
       final: (cb) => {
         if (!this.#ended && !this.#state.stdinClosed) {
           this.#state.clientFrame(FrameType.StdinClose);
@@ -213,6 +216,26 @@ export class ExecSession {
       this.#state.clientFrame(FrameType.Stdin);
       if (!this.#transport.sendData(encodeHeader(FrameType.Stdin, n), piece)) await this.#sleep();
     }
+  }
+
+  /** Joins runs of small chunks into frames of up to MAX_DATA_CHUNK; a chunk that large goes as it is. */
+  async #writeStdinChunks(chunks: Buffer[]): Promise<void> {
+    let run: Buffer[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (run.length > 0) await this.#writeStdin(run.length === 1 ? run[0] : Buffer.concat(run, size));
+      run = [];
+      size = 0;
+    };
+    for (const chunk of chunks) {
+      if (size + chunk.length > MAX_DATA_CHUNK) await flush();
+      if (chunk.length >= MAX_DATA_CHUNK) await this.#writeStdin(chunk);
+      else {
+        run.push(chunk);
+        size += chunk.length;
+      }
+    }
+    await flush();
   }
 
   #sleep(): Promise<void> {

@@ -65,6 +65,8 @@ async function main(): Promise<void> {
     verifier: TokenVerifier.fromConfig({ kind: 'secret', secret }),
     origins: new OriginPolicy([]),
     logger,
+    // /healthz says "starting", and sessions get 503 STARTING, until local-1's agent answers.
+    ready: false,
   });
   const listening = await server.start();
   let instance: LocalInstance | undefined;
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
   try {
     const image = await ensureLocalImage(join(dataDir, 'image'), { projectRoot });
     instance = await LocalInstance.start({ registry, id: INSTANCE_ID, image, isolate, ...(rootOption ? { root: rootOption } : {}) });
+    server.markReady();
     void instance.exited.then((exit) => {
       if (!stopping) {
         process.stderr.write(`${INSTANCE_ID}: the agent's sandbox exited (${exit.code ?? exit.signal}); it is stopped now and exec answers 409. See ${instance!.consoleLog}; restart npm start to start it again.\n`);

@@ -49,6 +49,18 @@ export class InstanceNotRunningApiError extends ApiError {
   }
 }
 
+export class MisdirectedHostError extends ApiError {
+  constructor(host: string) {
+    super(
+      421,
+      'MISDIRECTED_HOST',
+      host === ''
+        ? 'the request has no Host header'
+        : `${JSON.stringify(host.slice(0, 100))} is not a name of this server; if clients reach it by that name, add it with --public-host (HYPEMAN_PUBLIC_HOSTS)`,
+    );
+  }
+}
+
 export class NotFoundError extends ApiError {
   constructor(path: string) {
     super(404, 'NOT_FOUND', `no route for ${path}`);
@@ -69,7 +81,9 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

@@ -28,6 +28,7 @@ import { FramedDialect } from './FramedDialect.js';
 import { RelayFailure } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentOutbox } from './AgentOutbox.js';
+import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
   dialect: DialectName;
@@ -36,6 +37,8 @@ export interface RelayContext {
   waitForAgentSeconds: number;
   /** Opens the byte stream to the instance's agent (hybrid or native vsock). */
   connectAgent(waitForAgentSeconds: number, signal: AbortSignal): Promise<Duplex>;
+  /** The request arrived: may the session take an agent connection? A refusal's reason, or null. */
+  admit(): string | null;
   subject: string;
   instance: string;
   remoteAddress: string;
@@ -55,6 +58,13 @@ export interface RelayLimits {
    * not even a Pong comes back in as long again (a frozen VM keeps its socket open). 0: never.
    */
   agentKeepAliveMs: number;
+  /** Messages under 1 KiB a client may send per second (a second's worth at once); 0: no limit. */
+  smallMessagesPerSecond: number;
+  /**
+   * How long a reached agent may take to answer ExecStart with Started (or Error); then the
+   * session ends with PEER_UNRESPONSIVE, so a frozen VM never holds a new session without end.
+   */
+  agentStartTimeoutMs: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -62,6 +72,8 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   sendHighWater: 1024 * 1024,
   requestTimeoutMs: 10_000,
   agentKeepAliveMs: 30_000,
+  smallMessagesPerSecond: 20_000,
+  agentStartTimeoutMs: 30_000,
 };
 
 /**
@@ -99,6 +111,7 @@ export class ExecRelay implements RelaySession {
   readonly #state = new ExecSessionState();
   readonly #abort = new AbortController();
   readonly #decoder: FrameDecoder;
+  readonly #smallMessages: SmallMessageBudget;
 
   #agent: Duplex | null = null;
   #connecting = false;
@@ -108,6 +121,7 @@ export class ExecRelay implements RelaySession {
   /** Stdin payload bytes handed to the agent's connection and not yet written by it. */
   #stdinInFlight = 0;
   #requestTimer: NodeJS.Timeout | null = null;
+  #startTimer: NodeJS.Timeout | null = null;
   #agentPaused = false;
   #creditPending = 0;
   #done = false;
@@ -125,6 +139,7 @@ export class ExecRelay implements RelaySession {
         ? new FramedDialect(this, client, { maxPayload, waitForAgentSeconds, queryRequest: ctx.queryRequest !== null })
         : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
+    this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
     this.#record = new SessionRecord(ctx.metrics, ctx.audit, {
       subject: ctx.subject,
       instance: ctx.instance,
@@ -135,6 +150,19 @@ export class ExecRelay implements RelaySession {
 
   get ended(): boolean {
     return this.#done;
+  }
+
+  get subject(): string {
+    return this.#ctx.subject;
+  }
+
+  get instance(): string {
+    return this.#ctx.instance;
+  }
+
+  /** The request has arrived (in the query, a frame or a JSON message). */
+  get requested(): boolean {
+    return this.#state.execStarted;
   }
 
   get execStarted(): boolean {
@@ -154,6 +182,13 @@ export class ExecRelay implements RelaySession {
   /** A message from the WebSocket. `data` is only valid during this call. */
   clientMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#done) return;
+    if (!this.#smallMessages.take(data.byteLength)) {
+      this.#fail(
+        'FLOW_CONTROL',
+        `more than ${this.#smallMessages.perSecond} messages under ${SMALL_MESSAGE_BYTES} bytes a second; join small writes into larger Stdin frames (up to 64 KiB)`,
+      );
+      return;
+    }
     this.#guard(() => this.#dialect.message(new Uint8Array(data), isBinary));
   }
 
@@ -192,6 +227,8 @@ export class ExecRelay implements RelaySession {
     this.#requestTimer = null;
     this.#state.clientFrame(FrameType.ExecStart);
     this.#record.request = execStart.request;
+    const refusal = this.#ctx.admit();
+    if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
     // The first frame of the session (the state machine allows nothing before it).
     this.#outbox.pushFrame(execStart.bytes);
     this.#connect(waitForAgentSeconds);
@@ -273,6 +310,20 @@ export class ExecRelay implements RelaySession {
     // Dialers hand the stream over paused, so that nothing is read before we listen.
     agent.resume();
     this.#flush();
+    const startMs = this.#ctx.limits.agentStartTimeoutMs;
+    this.#startTimer = setTimeout(
+      () =>
+        this.#fail(
+          'PEER_UNRESPONSIVE',
+          `the agent of instance ${this.#ctx.instance} accepted the connection but did not start the command within ${startMs / 1000} s; the VM may be frozen or overloaded`,
+        ),
+      startMs,
+    );
+  }
+
+  #clearStartTimer(): void {
+    if (this.#startTimer) clearTimeout(this.#startTimer);
+    this.#startTimer = null;
   }
 
   /**
@@ -322,6 +373,7 @@ export class ExecRelay implements RelaySession {
     if (this.#done) return;
     this.#keepAlive?.heard();
     if (!this.#state.agentFrame(frame.type)) return;
+    this.#clearStartTimer();
     const dialect = this.#dialect;
     switch (frame.type) {
       case FrameType.Stdout:
@@ -401,6 +453,7 @@ export class ExecRelay implements RelaySession {
     if (this.#done) return;
     this.#done = true;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
+    this.#clearStartTimer();
     this.#keepAlive?.stop();
     this.#abort.abort();
     // Ending our side hangs up the command when it is still running (spec §9.9).

@@ -7,6 +7,8 @@ import {
   UnexpectedFrameError,
   decodeSingleFrame,
   encodeError,
+  frameTypeOf,
+  payloadLengthOf,
   parseFrame,
   writeHeader,
 } from '../../../wire/index.js';
@@ -39,6 +41,12 @@ export class FramedDialect implements ClientDialect {
 
   message(view: Uint8Array, isBinary: boolean): void {
     if (!isBinary) throw new RelayFailure('MALFORMED_FRAME', 'the framed dialect uses binary messages only, one frame each');
+    // The hot path: a well-formed Stdin frame, checked from its header without building a RawFrame.
+    const length = view.length - HEADER_SIZE;
+    if (length >= 0 && length <= this.#maxPayload && frameTypeOf(view) === FrameType.Stdin && payloadLengthOf(view) === length) {
+      if (this.#session.clientFrame(FrameType.Stdin)) this.#session.stdin(view.subarray(HEADER_SIZE));
+      return;
+    }
     const frame = decodeSingleFrame(view, this.#maxPayload);
     // An ignorable type this server does not know: not relayed, since it cannot be checked.
     if (frame === null) return;
