@@ -28,10 +28,10 @@ export class VsockSocketUnavailableError extends AgentDialError {
   }
 }
 
-/** The connection was closed without an `OK` line: nobody listens on the guest port. */
+/** The connection was closed without an `OK` line: nobody listens on the guest port, or the VMM is full. */
 export class AgentNotListeningError extends AgentDialError {
   constructor(port: number) {
-    super('AGENT_NOT_LISTENING', `the guest agent is not listening on port ${port} (is it running?)`, { retryable: true });
+    super('AGENT_NOT_LISTENING', `the vsock socket closed the connection without OK: the guest agent is not listening on port ${port} (is it running?), or the hypervisor holds its maximum of connections (1023 on Cloud Hypervisor)`, { retryable: true });
   }
 }
 
