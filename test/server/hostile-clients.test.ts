@@ -5,9 +5,8 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { execInInstance } from '../../src/host/client/execInInstance.js';
-import { signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
 import { FrameType, encodeDataFrame, encodeExecStart, encodePing } from '../../src/wire/index.js';
-import { FramedClient, SECRET, type Stack, execUrl, startStack, upgradeRefusal } from './stack.js';
+import { FramedClient, type Stack, execUrl, startStack, upgradeRefusal } from './stack.js';
 
 /** Runs `argv` as a framed client and returns how it ended. */
 async function run(stack: Stack, argv: string[], token = stack.token) {
@@ -148,16 +147,14 @@ describe('hostile clients (issue 21)', () => {
       assert.equal(third.status, 429);
       assert.equal(third.body.code, 'SUBJECT_SESSION_LIMIT');
       assert.match(third.body.message, /not sent their request/);
-      const other = await run(stack, ['echo', 'mine'], await signDevelopmentToken(SECRET, { sub: 'someone-else' }));
+      const other = await run(stack, ['echo', 'mine'], await stack.tokenFor('someone-else'));
       assert.equal(other.stdout.toString(), 'mine\n');
       for (const c of pending) c.ws.close(1000);
       await Promise.all(pending.map((c) => c.done));
     });
 
     it('keeps an instance to its maximum of running sessions: 503 INSTANCE_SESSION_LIMIT at the upgrade, TOO_MANY_SESSIONS (4034) for a request that comes too late', async () => {
-      const alice = await signDevelopmentToken(SECRET, { sub: 'alice' });
-      const bob = await signDevelopmentToken(SECRET, { sub: 'bob' });
-      const carol = await signDevelopmentToken(SECRET, { sub: 'carol' });
+      const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((sub) => stack.tokenFor(sub)));
       // Carol opens first and waits; Alice and Bob then fill the instance.
       const late = new FramedClient(execUrl(stack.url, 'web'), { token: carol });
       await late.opened();

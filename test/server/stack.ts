@@ -34,6 +34,8 @@ export interface Stack {
   url: string;
   token: string;
   auditLines: string[];
+  /** A token for another subject, already verified by the server (see startStack). */
+  tokenFor(subject: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -62,11 +64,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     { level: 'info' },
     { write: (line: string) => void auditLines.push(line) },
   );
+  const verifier = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
   const server = new ApiServer({
     host: '127.0.0.1',
     port: 0,
     directory: new RegistryDirectory(registry),
-    verifier: TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET }),
+    verifier,
     origins: new OriginPolicy(options.allowedOrigins ?? []),
     hosts: new HostPolicy(options.publicHosts ?? []),
     logger,
@@ -75,7 +78,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ready: options.ready,
   });
   const port = await server.start();
-  const token = await signDevelopmentToken(SECRET, { sub: 'tester' });
+  // Verified once here, as npm start does with its dev token: a token's first upgrade must
+  // wait for jose and so runs outside uWS's cork, where uWS prints a warning per upgrade.
+  const tokenFor = async (sub: string) => {
+    const t = await signDevelopmentToken(SECRET, { sub });
+    await verifier.verify(t);
+    return t;
+  };
+  const token = await tokenFor('tester');
   return {
     dir,
     agent,
@@ -85,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url: `ws://127.0.0.1:${port}`,
     token,
     auditLines,
+    tokenFor,
     async stop() {
       await server.stop(0);
       await mux.close();

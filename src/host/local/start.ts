@@ -58,11 +58,12 @@ async function main(): Promise<void> {
   }
 
   // The server first: a port in use fails at once, before the image is prepared.
+  const verifier = TokenVerifier.fromConfig({ kind: 'secret', secret });
   const server = new ApiServer({
     host: HOST,
     port,
     directory: new RegistryDirectory(registry),
-    verifier: TokenVerifier.fromConfig({ kind: 'secret', secret }),
+    verifier,
     origins: new OriginPolicy([]),
     logger,
     // /healthz says "starting", and sessions get 503 STARTING, until local-1's agent answers.
@@ -93,6 +94,10 @@ async function main(): Promise<void> {
       }
     });
     const token = await writeDevToken(join(dataDir, 'dev-token'), secret);
+    // Verified now, so that the first exec with it is decided inside uWS's upgrade handler:
+    // a token's first upgrade waits for jose outside uWS's cork, and uWS then prints a
+    // warning on this terminal.
+    await verifier.verify(token);
     const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path) || '.');
     const apiUrl = `http://${HOST}:${listening}`;
     process.stdout.write(
