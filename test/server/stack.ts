@@ -12,7 +12,8 @@ import { HostPolicy } from '../../src/host/server/HostPolicy.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
 import type { SessionLimits } from '../../src/host/server/SessionLimits.js';
 import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
-import { TokenVerifier, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
+import { TokenVerifier } from '../../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
 import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
 import {
   FrameDecoder,
