@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pty from 'node-pty';
 import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
-import { CLI, requireBuiltCli, stackEnv } from './cliProcess.js';
+import { CLI, processMarker, requireBuiltCli, stackEnv, waitUntilSessionGone } from './cliProcess.js';
 import { startStackProcess, type StackProcess } from './stackProcess.js';
 
 let stack: StackProcess;
@@ -127,6 +127,20 @@ describe('hypeman-exec -it under a pseudo-terminal', () => {
     const r = await t.finish();
     assert.equal(r.status, 129);
     assert.equal(r.after, r.before, 'the local terminal mode is restored');
+  });
+
+  it('ends on SIGTERM within 2 s though the interactive shell ignores it: 143, terminal restored, nothing left behind', async () => {
+    const mark = processMarker();
+    const t = new Terminal(['-it', '-e', 'PS1', '-e', mark, 'web', 'sh']);
+    await t.expect(/remote\$ /);
+    const sent = performance.now();
+    process.kill(t.cliPid(), 'SIGTERM');
+    const r = await t.finish();
+    const ms = performance.now() - sent;
+    assert.equal(r.status, 143);
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+    assert.equal(r.after, r.before, 'the local terminal mode is restored');
+    await waitUntilSessionGone(stack, mark);
   });
 
   it('restores the terminal when the session fails (the API server shuts down mid-session)', async () => {
