@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pty from 'node-pty';
-import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
+import { descendantsOf, processExists, waitUntil } from '../guest/agentProcess.js';
 import { CLI, processMarker, requireBuiltCli, stackEnv, waitUntilSessionGone } from './cliProcess.js';
 import { startStackProcess, type StackProcess } from './stackProcess.js';
 
@@ -133,10 +133,13 @@ describe('hypeman-exec -it under a pseudo-terminal', () => {
     const mark = processMarker();
     const t = new Terminal(['-it', '-e', 'PS1', '-e', mark, 'web', 'sh']);
     await t.expect(/remote\$ /);
+    const pid = t.cliPid();
     const sent = performance.now();
-    process.kill(t.cliPid(), 'SIGTERM');
-    const r = await t.finish();
+    process.kill(pid, 'SIGTERM');
+    // The CLI's own end, not the local shell's work after it (stty, under load).
+    await waitUntil(() => !processExists(pid), 'the CLI to exit');
     const ms = performance.now() - sent;
+    const r = await t.finish();
     assert.equal(r.status, 143);
     assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
     assert.equal(r.after, r.before, 'the local terminal mode is restored');
