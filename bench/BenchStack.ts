@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstanceRegistry } from '../src/host/registry/InstanceRegistry.js';
-import { signDevelopmentToken } from '../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../src/host/server/TokenSigner.js';
 import { NodeProcess } from './NodeProcess.js';
 import { bundleAgent } from '../src/host/initrd/AgentBundle.js';
 import { AGENT_BUNDLE_NAME } from '../src/host/initrd/ImageLayout.js';

@@ -1,6 +1,6 @@
 // The simulated hypervisor socket (HybridVsockMux) in a process of its own, as a real VMM
 // is: node dist/bench/mux-process.js SOCKET PORT=AGENT_SOCKET…
-import { HybridVsockMux } from '../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../src/host/local/HybridVsockMux.js';
 
 const [socketPath, ...routes] = process.argv.slice(2);
 const ports: Record<number, string> = {};

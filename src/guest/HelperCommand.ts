@@ -43,6 +43,20 @@ export abstract class HelperCommand implements Command, HelperChannelObserver {
   abstract resumeOutput(): void;
   abstract closeOutput(): void;
 
+  /** A terminal command: the helper found everything typed read after StdinClose. */
+  protected typeEof(): void {}
+
+  /**
+   * Tells the helper that the client closed the input, so that it asks for end of file
+   * (typeEof) whenever the terminal's input has been read. False when no helper watches:
+   * the command has not started or has already exited.
+   */
+  protected announceStdinClosed(): boolean {
+    if (this.#channel === null || this.#outcome !== 'started' || this.#exitReported) return false;
+    this.#channel.stdinClosed();
+    return true;
+  }
+
   /** Process groups a signal from the client goes to. */
   protected signalTargets(): number[] {
     return [this.pid];
@@ -107,6 +121,9 @@ export abstract class HelperCommand implements Command, HelperChannelObserver {
         this.#outcome = 'failed';
         this.observer.failed(report);
         if (this.#releaseRequested) this.release();
+        return;
+      case 'type-eof':
+        if (this.#outcome === 'started' && !this.#exitReported) this.typeEof();
         return;
       case 'exited':
       case 'signaled':

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { VsockError, type VsockErrorCode } from '../vsock/errors.js';
 import { AgentStartError } from './errors.js';
 import type { ListenAddress } from './ListenAddress.js';
 import type { Listener } from './NetListener.js';
@@ -9,7 +10,7 @@ import type { Listener } from './NetListener.js';
 const RETRY_MS = 500;
 
 /** Errors worth waiting out: the transport or device appears late in boot; a dying agent still holds the port. */
-const RETRYABLE: ReadonlySet<string> = new Set(['VSOCK_UNAVAILABLE', 'VSOCK_IO', 'VSOCK_ADDRESS_IN_USE']);
+const RETRYABLE: ReadonlySet<VsockErrorCode> = new Set(['VSOCK_UNAVAILABLE', 'VSOCK_IO', 'VSOCK_ADDRESS_IN_USE']);
 
 /**
  * `vsock:PORT` on every CID of this machine, through src/vsock (loaded on first use, so an
@@ -37,8 +38,8 @@ export async function openVsockListener(
       server.on('error', (error) => log.warn({ err: error.message, code: error.code }, 'accepting a vsock connection failed'));
       return { address: `vsock:${server.port}`, close: () => server.close() };
     } catch (error) {
-      const code = (error as { code?: string }).code ?? '';
-      const message = (error as Error).message;
+      if (!(error instanceof VsockError)) throw error;
+      const { code, message } = error;
       if (!RETRYABLE.has(code) || Date.now() + RETRY_MS > deadline) {
         const waited = attempt > 1 ? ` (tried for ${waitSeconds} s; --vsock-wait sets how long)` : '';
         throw new AgentStartError('LISTEN_FAILED', `${message}${waited}`);

@@ -1,15 +1,4 @@
-import type { ErrorCodeName } from '../wire/index.js';
-
-/** An error with a stable `code` for programs, and a message that tells the user what to do. */
-class CodedError<Code extends string> extends Error {
-  readonly code: Code;
-
-  constructor(code: Code, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+import { CodedError, type ErrorCodeName } from '../wire/index.js';
 
 /**
  * A failure that ends one session with an Error frame (spec §3.3, §5). `code` is the

@@ -1,4 +1,5 @@
 import { getSystemErrorName } from 'node:util';
+import { CodedError } from '../wire/errors.js';
 
 export type VsockErrorCode =
   | 'VSOCK_UNAVAILABLE'
@@ -18,15 +19,12 @@ export interface VsockErrorDetails {
 }
 
 /** Every failure of this layer: a stable `code` for programs, a message that says what to do. */
-export class VsockError extends Error {
-  readonly code: VsockErrorCode;
+export class VsockError extends CodedError<VsockErrorCode> {
   readonly errno: string | undefined;
   readonly syscall: string | undefined;
 
   constructor(code: VsockErrorCode, message: string, details: VsockErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = 'VsockError';
-    this.code = code;
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.errno = details.errno;
     this.syscall = details.syscall;
   }

@@ -112,6 +112,7 @@ export const ErrorCode = {
   PEER_UNRESPONSIVE: 35,
   AGENT_UNREACHABLE: 48,
   INSTANCE_NOT_RUNNING: 49,
+  AGENT_DISCONNECTED: 50,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

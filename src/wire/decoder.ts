@@ -57,6 +57,16 @@ function readLength(b: Uint8Array, at: number): number {
   return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
 }
 
+/** The type of an encoded frame, read from its header (frame or header alone). */
+export function frameTypeOf(frame: Uint8Array): number {
+  return frame[HEADER_SIZE - 1];
+}
+
+/** The payload length an encoded frame's header declares. */
+export function payloadLengthOf(frame: Uint8Array): number {
+  return readLength(frame, 0);
+}
+
 /**
  * Incremental frame decoder for a byte stream (spec §3.1).
  *

@@ -1,17 +1,30 @@
 import { ErrorCode, type ErrorCodeName, SUPPORTED_VERSIONS } from './constants.js';
 
 /**
+ * The root of every error this project throws on purpose, on either side: a stable `code`
+ * for programs, and a message that tells the user what happened and what to do. Each layer
+ * narrows `Code` to the union of its own codes; callers test `instanceof` a class, or the
+ * code of a typed error, never the shape of an unknown object.
+ */
+export class CodedError<Code extends string = string> extends Error {
+  readonly code: Code;
+
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
  * A violation of the protocol by the peer (or by our own caller, for encoders).
  * `code` is the stable name from spec §5; `wireCode` is the number an Error frame carries.
  */
-export class ProtocolError extends Error {
-  readonly code: ErrorCodeName;
+export class ProtocolError extends CodedError<ErrorCodeName> {
   readonly wireCode: number;
 
   constructor(code: ErrorCodeName, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message);
     this.wireCode = ErrorCode[code];
   }
 }
@@ -75,11 +88,8 @@ export class InvalidRequestError extends ProtocolError {
 }
 
 /** The decoder was used after it reported an error; it accepts no more input. */
-export class DecoderClosedError extends Error {
-  readonly code = 'DECODER_CLOSED';
-
+export class DecoderClosedError extends CodedError<'DECODER_CLOSED'> {
   constructor() {
-    super('the frame decoder stopped at an earlier protocol error and accepts no more input');
-    this.name = 'DecoderClosedError';
+    super('DECODER_CLOSED', 'the frame decoder stopped at an earlier protocol error and accepts no more input');
   }
 }

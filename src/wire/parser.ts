@@ -122,7 +122,10 @@ function parseExit(payload: Uint8Array): ExitMessage {
     if (signal !== 0) throw new MalformedFrameError('an Exit of kind exited must carry signal 0');
   } else if (kind === ExitKind.Signaled) {
     if (signal < 1 || signal > MAX_SIGNAL) throw new MalformedFrameError(`Exit signal ${signal} is out of range`);
-  } else if (kind !== ExitKind.TimedOut) {
+  } else if (kind === ExitKind.TimedOut) {
+    // 0: the command exited on its own before the kill took effect (§9.6).
+    if (signal > MAX_SIGNAL) throw new MalformedFrameError(`Exit signal ${signal} is out of range`);
+  } else {
     throw new MalformedFrameError(`Exit kind ${kind} is unknown`);
   }
   return {

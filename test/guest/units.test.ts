@@ -104,6 +104,8 @@ describe("the helper's report lines", () => {
       ['failed exec 2 1 No such file or directory', { kind: 'failed', stage: 'exec', errno: 2, fileExists: true, text: 'No such file or directory' }],
       ['failed cwd 13 0 Permission denied', { kind: 'failed', stage: 'cwd', errno: 13, fileExists: false, text: 'Permission denied' }],
       ['failed elsewhere 1 0 x', null],
+      ['type-eof', { kind: 'type-eof' }],
+      ['type-eof 4', null],
       ['started -1', null],
       ['started', null],
       ['hello token', null],

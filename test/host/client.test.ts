@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { InstanceRegistry } from '../../src/host/registry/InstanceRegistry.js';
 import { type ExecSession, type ExecTarget, RemoteExecError, execInInstance } from '../../src/host/client/index.js';
 import { ExitKind } from '../../src/wire/index.js';
@@ -173,6 +173,20 @@ function sharedTests(target: () => ExecTarget, agent: () => AgentProcess) {
     const { pid } = await s.started;
     s.close();
     await assert.rejects(s.exit, (e: unknown) => (e as { code?: string }).code === 'CONNECTION_LOST');
+    await waitUntil(() => !descendantsOf(agent().pid).includes(pid), `the agent to end command ${pid}`);
+  });
+
+  it('close() while nobody reads the output still ends the session at once (issue 22)', async () => {
+    // Output backs up behind a paused consumer; leaving must not wait for someone to read it:
+    // the transport reads on to the peer's end (the server's Close, the agent's EOF).
+    const s = await execInInstance(target(), { argv: ['yes'] });
+    const { pid } = await s.started;
+    s.stderr.resume();
+    await new Promise((r) => s.stdout.once('readable', r));
+    await sleep(300);
+    s.close();
+    const ended = await Promise.race([s.exit.then(() => 'exited', (e: { code?: string }) => e.code), sleep(5000).then(() => 'still open after 5 s')]);
+    assert.equal(ended, 'CONNECTION_LOST');
     await waitUntil(() => !descendantsOf(agent().pid).includes(pid), `the agent to end command ${pid}`);
   });
 

@@ -6,8 +6,8 @@ import { type Server, type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { INVALID, NEED_MORE, parseConnectCommand } from '../../src/host/dial/ConnectCommand.js';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { INVALID, NEED_MORE, parseConnectCommand } from '../../src/host/local/ConnectCommand.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hypeman-connect-'));
 let n = 0;

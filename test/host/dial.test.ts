@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HybridVsockDialer } from '../../src/host/dial/HybridVsockDialer.js';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
-import { dialWithRetry } from '../../src/host/dial/waitForAgent.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
+import { dialWithRetry } from '../../src/host/dial/dialWithRetry.js';
 import { AgentDialError } from '../../src/host/dial/errors.js';
 import { NativeVsockDialer } from '../../src/host/dial/NativeVsockDialer.js';
 import { loadAddon, type NativeAddon } from '../../src/vsock/addon.js';
@@ -87,7 +87,7 @@ describe('HybridVsockDialer', () => {
     const { path, server } = await scripted((s) => s.once('data', () => s.end()));
     await assert.rejects(new HybridVsockDialer({ socketPath: path }).dial(), (e: unknown) => {
       assert.ok(failsWith('AGENT_NOT_LISTENING')(e));
-      assert.equal((e as Error).message, 'the guest agent is not listening on port 2222 (is it running?)');
+      assert.equal((e as Error).message, 'the vsock socket closed the connection without OK: the guest agent is not listening on port 2222 (is it running?), or the hypervisor holds its maximum of connections (1023 on Cloud Hypervisor)');
       return true;
     });
     await closeServer(server);

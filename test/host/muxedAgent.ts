@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { AgentProcess } from '../guest/agentProcess.js';
 
 export interface MuxedAgent {

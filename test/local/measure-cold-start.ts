@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execInInstance } from '../../src/host/client/index.js';
 import { HybridVsockDialer } from '../../src/host/dial/HybridVsockDialer.js';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { Sandbox } from '../../src/host/local/Sandbox.js';
 import { removeTree, temporaryDirectory } from '../initrd/helpers.js';
 import { unpackImage } from './unpackedImage.js';

@@ -127,6 +127,20 @@ describe('npm start', { skip: needsRoot }, () => {
     }
   });
 
+  it('a start right after SIGTERM to the previous one waits for it to let go instead of failing with INSTANCE_IN_USE', async () => {
+    const previous = await StartProcess.start(dataDir, port);
+    previous.child.kill('SIGTERM');
+    const next = await StartProcess.start(dataDir, port);
+    try {
+      assert.deepEqual(await previous.exited, { code: 0, signal: null });
+      const result = await runCli([INSTANCE, 'echo', 'taken over'], next.cliEnv());
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.toString(), 'taken over\n');
+    } finally {
+      await stopAndCheckClean(next);
+    }
+  });
+
   it('a killed npm start (SIGKILL, no clean-up of its own) takes its sandbox along', async () => {
     const third = await StartProcess.start(dataDir, port);
     const descendants = descendantsOf(third.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(dataDir));

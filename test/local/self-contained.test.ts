@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execInInstance, type ExecOptions } from '../../src/host/client/index.js';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { Sandbox } from '../../src/host/local/Sandbox.js';
 import { mountsUnder, needsRoot, processesRootedUnder, removeTree, temporaryDirectory } from '../initrd/helpers.js';
 import { unpackImage, type UnpackedImage } from './unpackedImage.js';

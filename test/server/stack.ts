@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import WebSocket from 'ws';
-import { HybridVsockMux } from '../../src/host/dial/HybridVsockMux.js';
+import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { InstanceRegistry } from '../../src/host/registry/InstanceRegistry.js';
 import { ApiServer } from '../../src/host/server/ApiServer.js';
+import { HostPolicy } from '../../src/host/server/HostPolicy.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
+import type { SessionLimits } from '../../src/host/server/SessionLimits.js';
 import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
-import { TokenVerifier, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
-import type { RelayLimits } from '../../src/host/server/ExecRelay.js';
+import { TokenVerifier } from '../../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
+import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
 import {
   FrameDecoder,
   WEBSOCKET_SUBPROTOCOL,
@@ -32,22 +35,31 @@ export interface Stack {
   url: string;
   token: string;
   auditLines: string[];
+  /** A token for another subject, already verified by the server (see startStack). */
+  tokenFor(subject: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 export interface StackOptions {
   limits?: Partial<RelayLimits>;
+  sessionLimits?: Partial<SessionLimits>;
   allowedOrigins?: string[];
+  publicHosts?: string[];
+  /** False: the server starts as "starting" (as npm start's does until local-1 answers). */
+  ready?: boolean;
+  /** Put before every instance id and name (web-id, web, db…): hosts of a fleet own different ones. */
+  instancePrefix?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'hypeman-server-'));
   const agent = await AgentProcess.start();
   const registry = new InstanceRegistry(join(dir, 'data'));
-  const muxPath = join(registry.guestsDir, 'web-id', 'vsock.sock');
-  await registry.put({ id: 'web-id', name: 'web', state: 'running', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
-  await registry.put({ id: 'db-id', name: 'db', state: 'running', hypervisor: 'firecracker', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
-  await registry.put({ id: 'old-id', name: 'old', state: 'stopped', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  const p = options.instancePrefix ?? '';
+  const muxPath = join(registry.guestsDir, `${p}web-id`, 'vsock.sock');
+  await registry.put({ id: `${p}web-id`, name: `${p}web`, state: 'running', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  await registry.put({ id: `${p}db-id`, name: `${p}db`, state: 'running', hypervisor: 'firecracker', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  await registry.put({ id: `${p}old-id`, name: `${p}old`, state: 'stopped', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
   // db has a vsock socket path but nothing serves it: its agent is unreachable.
   const mux = new HybridVsockMux({ socketPath: muxPath, ports: { 2222: agent.socketPath } });
   await mux.listen();
@@ -56,17 +68,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     { level: 'info' },
     { write: (line: string) => void auditLines.push(line) },
   );
+  const verifier = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
   const server = new ApiServer({
     host: '127.0.0.1',
     port: 0,
     directory: new RegistryDirectory(registry),
-    verifier: TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET }),
+    verifier,
     origins: new OriginPolicy(options.allowedOrigins ?? []),
+    hosts: new HostPolicy(options.publicHosts ?? []),
     logger,
     limits: options.limits,
+    sessionLimits: options.sessionLimits,
+    ready: options.ready,
   });
   const port = await server.start();
-  const token = await signDevelopmentToken(SECRET, { sub: 'tester' });
+  // Verified once here, as npm start does with its dev token: a token's first upgrade must
+  // wait for jose and so runs outside uWS's cork, where uWS prints a warning per upgrade.
+  const tokenFor = async (sub: string) => {
+    const t = await signDevelopmentToken(SECRET, { sub });
+    await verifier.verify(t);
+    return t;
+  };
+  const token = await tokenFor('tester');
   return {
     dir,
     agent,
@@ -76,6 +99,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url: `ws://127.0.0.1:${port}`,
     token,
     auditLines,
+    tokenFor,
     async stop() {
       await server.stop(0);
       await mux.close();

@@ -22,6 +22,8 @@ export function describeFailure(err: unknown, ctx: FailureContext): string {
         return `the agent of instance ${ctx.instance} is not answering: ${err.message}; if the VM is still booting, retry with --wait-for-agent SECONDS`;
       case 'INSTANCE_NOT_RUNNING':
         return `instance ${ctx.instance} is not running: ${err.message}`;
+      case 'AGENT_DISCONNECTED':
+        return `lost the agent of instance ${ctx.instance} mid-session: ${err.message}; check that the instance is still running`;
       default:
         return `${err.message} (${err.code})`;
     }

@@ -1,9 +1,11 @@
 import { Readable, Writable } from 'node:stream';
 import {
   ExecSessionState,
+  ExecStartFrame,
   type ExecRequest,
   type ExitStatus,
   FrameType,
+  KeepAlive,
   MAX_DATA_CHUNK,
   MAX_SIGNAL,
   PROTOCOL_VERSION,
@@ -12,7 +14,6 @@ import {
   SignalNumber,
   type SignalName,
   type WindowDimensions,
-  encodeExecStart,
   encodeHeader,
   encodePing,
   encodePong,
@@ -31,7 +32,7 @@ import {
   TruncatedOutputError,
 } from './errors.js';
 import type { FrameTransport } from './FrameTransport.js';
-import { KeepAlive } from './KeepAlive.js';
+
 
 export interface ExecSessionOptions {
   /**
@@ -92,10 +93,13 @@ export class ExecSession {
   #stdoutBytes = 0;
   #stderrBytes = 0;
   #ended = false;
+  /** close() was called: output from now on is discarded, and reading never pauses again. */
+  #leaving = false;
   #waiters: Array<() => void> = [];
   #keepAlive: KeepAlive | undefined;
 
-  constructor(transport: FrameTransport, request: Partial<ExecRequest>, options: ExecSessionOptions = {}) {
+  /** `request`: what to run, or a frame ExecStartFrame.encode made of it already. */
+  constructor(transport: FrameTransport, request: Partial<ExecRequest> | ExecStartFrame, options: ExecSessionOptions = {}) {
     this.#transport = transport;
     this.started = new Promise((resolve, reject) => {
       this.#resolveStarted = resolve;
@@ -115,6 +119,9 @@ export class ExecSession {
     this.stdin = new Writable({
       highWaterMark: MAX_DATA_CHUNK,
       write: (chunk: Buffer, _enc, cb) => this.#writeStdin(chunk).then(() => cb(), cb),
+      // Writes queued while one is under way come here together: small ones go out as one
+      // frame, since each frame costs the peer (and a server cuts floods of tiny ones).
+      writev: (chunks, cb) => this.#writeStdinChunks(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb),
       final: (cb) => {
         if (!this.#ended && !this.#state.stdinClosed) {
           this.#state.clientFrame(FrameType.StdinClose);
@@ -124,16 +131,16 @@ export class ExecSession {
       },
     });
 
-    let execStart: Uint8Array;
+    let execStart: ExecStartFrame;
     try {
-      execStart = encodeExecStart(request, PROTOCOL_VERSION);
+      execStart = request instanceof ExecStartFrame ? request : ExecStartFrame.encode(request, PROTOCOL_VERSION);
     } catch (err) {
       // A request the encoder refuses (NUL in argv, bad window) must not leak the connection.
       transport.destroy();
       throw err;
     }
     this.#state.clientFrame(FrameType.ExecStart);
-    transport.send(execStart);
+    transport.send(execStart.bytes);
     if (options.keepAliveMs) {
       this.#keepAlive = new KeepAlive(
         options.keepAliveMs,
@@ -169,9 +176,16 @@ export class ExecSession {
   /**
    * Leaves the session gracefully: the connection is closed from this side. Before the
    * command has exited this hangs it up (SIGHUP, then SIGKILL 5 s later, spec §9.9) and
-   * `exit` rejects with CONNECTION_LOST. After the exit it does nothing.
+   * `exit` rejects with CONNECTION_LOST. After the exit it does nothing. Output not yet
+   * pushed to `stdout`/`stderr` is discarded: the transport reads on to the peer's end (the
+   * server's Close, the agent's EOF) even while nobody reads the streams; held back, it would
+   * never see that end (issue 22).
    */
   close(): void {
+    if (this.#ended) return;
+    this.#leaving = true;
+    this.#paused.clear();
+    this.#transport.resumeReading();
     this.#transport.close();
   }
 
@@ -204,6 +218,26 @@ export class ExecSession {
     }
   }
 
+  /** Joins runs of small chunks into frames of up to MAX_DATA_CHUNK; a chunk that large goes as it is. */
+  async #writeStdinChunks(chunks: Buffer[]): Promise<void> {
+    let run: Buffer[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (run.length > 0) await this.#writeStdin(run.length === 1 ? run[0] : Buffer.concat(run, size));
+      run = [];
+      size = 0;
+    };
+    for (const chunk of chunks) {
+      if (size + chunk.length > MAX_DATA_CHUNK) await flush();
+      if (chunk.length >= MAX_DATA_CHUNK) await this.#writeStdin(chunk);
+      else {
+        run.push(chunk);
+        size += chunk.length;
+      }
+    }
+    await flush();
+  }
+
   #sleep(): Promise<void> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
@@ -228,7 +262,7 @@ export class ExecSession {
 
   #push(stream: Readable, payload: Uint8Array): void {
     // A consumer that destroyed its stream wants no more of it; the other stream goes on.
-    if (stream.destroyed) return;
+    if (stream.destroyed || this.#leaving) return;
     // The payload is a view of memory the transport gave up for us: no copy.
     if (!stream.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) {
       this.#paused.add(stream);

@@ -1,13 +1,15 @@
 import WebSocket from 'ws';
 import {
   DEFAULT_MAX_PAYLOAD,
-  ERROR_CODE_NAMES,
   FrameType,
   HEADER_SIZE,
   INITIAL_STDIN_CREDIT,
   ProtocolError,
   WEBSOCKET_SUBPROTOCOL,
   decodeSingleFrame,
+  errorOfCloseCode,
+  frameTypeOf,
+  parseFrame,
 } from '../../wire/index.js';
 import {
   ApiRefusedError,
@@ -156,7 +158,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     const frame = new Uint8Array(header.length + payload.length);
     frame.set(header, 0);
     frame.set(payload, header.length);
-    if (header[4] === FrameType.Stdin) this.#credit -= payload.length;
+    if (frameTypeOf(header) === FrameType.Stdin) this.#credit -= payload.length;
     return this.send(frame);
   }
 
@@ -206,7 +208,8 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     }
     if (frame === null) return;
     if (frame.type === FrameType.StdinCredit) {
-      this.#credit += new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0);
+      const credit = parseFrame(frame);
+      if (credit.type === FrameType.StdinCredit) this.#credit += credit.bytes;
       this.credited();
       return;
     }
@@ -220,11 +223,8 @@ export class WebSocketFrameTransport extends FrameTransportBase {
  * anything else is a lost connection. 1000 is the normal close after Exit.
  */
 function closeError(code: number, reason: string): Error | undefined {
-  if (code >= 4000 && code < 5000) {
-    const wireCode = code - 4000;
-    const name = ERROR_CODE_NAMES[wireCode] ?? (`ERROR_${wireCode}` as const);
-    return new RemoteExecError(name, wireCode, reason || `the server ended the session with ${name}`);
-  }
+  const error = errorOfCloseCode(code);
+  if (error) return new RemoteExecError(error.name, error.wireCode, reason || `the server ended the session with ${error.name}`);
   if (code === 1000) return undefined;
   return new ConnectionLostError(`WebSocket closed with ${code}${reason ? ` (${reason})` : ''}`);
 }

@@ -1,15 +1,7 @@
-import type { ErrorCodeName } from '../../wire/index.js';
+import { CodedError, type ErrorCodeName } from '../../wire/index.js';
 
 /** A failure of an exec session seen from the client; `code` is stable. */
-export class ExecClientError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class ExecClientError extends CodedError {}
 
 /**
  * The agent or the API server ended the session with an Error frame (spec §4.9, §5).

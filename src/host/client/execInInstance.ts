@@ -1,8 +1,8 @@
-import { type ExecRequest, encodeExecStart } from '../../wire/index.js';
+import { type ExecRequest, ExecStartFrame } from '../../wire/index.js';
 import type { AgentDialer } from '../dial/AgentDialer.js';
 import { HybridVsockDialer } from '../dial/HybridVsockDialer.js';
 import { NativeVsockDialer } from '../dial/NativeVsockDialer.js';
-import { dialWithRetry } from '../dial/waitForAgent.js';
+import { dialWithRetry } from '../dial/dialWithRetry.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { InvalidApiUrlError } from './errors.js';
@@ -64,10 +64,10 @@ export function execUrl(apiUrl: string, instance: string, waitForAgentSeconds = 
  */
 export async function execInInstance(target: ExecTarget, options: ExecOptions = {}): Promise<ExecSession> {
   const { waitForAgentSeconds = 0, signal, keepAliveMs, ...request } = options;
-  // Refuse a request the encoder would refuse before a connection exists.
-  encodeExecStart(request);
+  // Encoded before a connection exists, so that a request the protocol cannot carry is refused first.
+  const execStart = ExecStartFrame.encode(request);
   const transport = await connectTransport(target, waitForAgentSeconds, signal);
-  const session = new ExecSession(transport, request, { keepAliveMs });
+  const session = new ExecSession(transport, execStart, { keepAliveMs });
   if (signal) {
     const onAbort = () => session.abort(signal.reason);
     if (signal.aborted) onAbort();

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { VsockError } from '../../vsock/errors.js';
 import { AGENT_VSOCK_PORT } from '../../wire/index.js';
 import type { AgentDialer } from './AgentDialer.js';
 import { AgentDialError, AgentNotListeningError, DialAbortedError, DialTimeoutError } from './errors.js';
@@ -33,11 +34,11 @@ export class NativeVsockDialer implements AgentDialer {
     try {
       return await connectVsock({ cid: this.#cid, port: this.#port, timeoutMs: this.#timeoutMs, signal });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'VSOCK_CONNECT_REFUSED') throw new AgentNotListeningError(this.#port);
-      if (code === 'VSOCK_CONNECT_TIMEOUT') throw new DialTimeoutError('connect', this.#timeoutMs, this.target);
-      if (code === 'VSOCK_ABORTED') throw new DialAbortedError();
-      throw new AgentDialError(code ?? 'VSOCK_ERROR', `cannot reach ${this.target}: ${(err as Error).message}`, { cause: err });
+      if (!(err instanceof VsockError)) throw err;
+      if (err.code === 'VSOCK_CONNECT_REFUSED') throw new AgentNotListeningError(this.#port);
+      if (err.code === 'VSOCK_CONNECT_TIMEOUT') throw new DialTimeoutError('connect', this.#timeoutMs, this.target);
+      if (err.code === 'VSOCK_ABORTED') throw new DialAbortedError();
+      throw new AgentDialError(err.code, `cannot reach ${this.target}: ${err.message}`, { cause: err });
     }
   }
 }

@@ -1,13 +1,12 @@
+import { CodedError } from '../../wire/index.js';
+
 /** Why the host could not reach a guest agent. `code` is stable; messages say what to do. */
-export class AgentDialError extends Error {
-  readonly code: string;
+export class AgentDialError extends CodedError {
   /** Waiting may cure it (a VM still booting): wait-for-agent retries only these. */
   readonly retryable: boolean;
 
   constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
+    super(code, message, options);
     this.retryable = options?.retryable ?? false;
   }
 }
@@ -29,10 +28,10 @@ export class VsockSocketUnavailableError extends AgentDialError {
   }
 }
 
-/** The connection was closed without an `OK` line: nobody listens on the guest port. */
+/** The connection was closed without an `OK` line: nobody listens on the guest port, or the VMM is full. */
 export class AgentNotListeningError extends AgentDialError {
   constructor(port: number) {
-    super('AGENT_NOT_LISTENING', `the guest agent is not listening on port ${port} (is it running?)`, { retryable: true });
+    super('AGENT_NOT_LISTENING', `the vsock socket closed the connection without OK: the guest agent is not listening on port ${port} (is it running?), or the hypervisor holds its maximum of connections (1023 on Cloud Hypervisor)`, { retryable: true });
   }
 }
 

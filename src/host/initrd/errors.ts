@@ -1,3 +1,5 @@
+import { CodedError } from '../../wire/index.js';
+
 /**
  * Failures of the guest image builder. `code` is stable (tests and callers match on it);
  * the message says what to do about it.
@@ -25,12 +27,4 @@ export type InitrdErrorCode =
   | 'RUNTIME_IMAGE_FAILED'
   | 'INIT_SCRIPT_INVALID';
 
-export class InitrdError extends Error {
-  readonly code: InitrdErrorCode;
-
-  constructor(code: InitrdErrorCode, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class InitrdError extends CodedError<InitrdErrorCode> {}

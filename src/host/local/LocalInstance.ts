@@ -8,7 +8,7 @@
 import { existsSync, openSync, closeSync, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { HybridVsockMux } from '../dial/HybridVsockMux.js';
+import { HybridVsockMux } from './HybridVsockMux.js';
 import { DEFAULT_AGENT_PORT } from '../initrd/InitScript.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ensureBusyboxRoot } from './BusyboxRoot.js';
@@ -35,6 +35,22 @@ export interface LocalInstanceOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/**
+ * How long a start waits for a previous holder of the instance to let go: an `npm start`
+ * stopped a moment ago (SIGTERM to its process group ends npm first) is still taking its
+ * sandbox down.
+ */
+const PREVIOUS_HOLDER_WAIT_MS = 10_000;
+
+async function waitForPreviousHolder(registry: InstanceRegistry, id: string) {
+  const deadline = Date.now() + PREVIOUS_HOLDER_WAIT_MS;
+  for (;;) {
+    const record = await registry.find(id);
+    if (record?.state !== 'running' || record.pid === undefined || Date.now() >= deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export class LocalInstance {
   readonly id: string;
   readonly root: string;
@@ -59,7 +75,7 @@ export class LocalInstance {
 
   static async start(options: LocalInstanceOptions): Promise<LocalInstance> {
     const { registry, id } = options;
-    const existing = await registry.find(id);
+    const existing = await waitForPreviousHolder(registry, id);
     // A live pid in a running record: someone else runs this instance now.
     if (existing?.state === 'running' && existing.pid !== undefined) throw new InstanceInUseError(id, existing.pid);
     const guestDir = registry.guestDir(id);

@@ -1,18 +1,12 @@
+import { CodedError } from '../../wire/index.js';
+
 /**
  * Failures of the local instance runtime. `code` is stable (tests and callers match on it);
  * the message says what happened and what to do.
  */
 export type LocalInstanceErrorCode = 'SANDBOX_START_FAILED' | 'AGENT_NOT_READY' | 'INSTANCE_IN_USE' | 'ROOT_NOT_USABLE';
 
-export class LocalInstanceError extends Error {
-  readonly code: LocalInstanceErrorCode;
-
-  constructor(code: LocalInstanceErrorCode, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+export class LocalInstanceError extends CodedError<LocalInstanceErrorCode> {}
 
 /** The sandbox (or the agent in it) exited before its socket accepted a connection. */
 export class SandboxStartError extends LocalInstanceError {

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { CodedError } from '../../wire/index.js';
 import { findProjectRoot } from '../projectRoot.js';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ApiServer } from '../server/ApiServer.js';
@@ -57,13 +58,16 @@ async function main(): Promise<void> {
   }
 
   // The server first: a port in use fails at once, before the image is prepared.
+  const verifier = TokenVerifier.fromConfig({ kind: 'secret', secret });
   const server = new ApiServer({
     host: HOST,
     port,
     directory: new RegistryDirectory(registry),
-    verifier: TokenVerifier.fromConfig({ kind: 'secret', secret }),
+    verifier,
     origins: new OriginPolicy([]),
     logger,
+    // /healthz says "starting", and sessions get 503 STARTING, until local-1's agent answers.
+    ready: false,
   });
   const listening = await server.start();
   let instance: LocalInstance | undefined;
@@ -83,12 +87,17 @@ async function main(): Promise<void> {
   try {
     const image = await ensureLocalImage(join(dataDir, 'image'), { projectRoot });
     instance = await LocalInstance.start({ registry, id: INSTANCE_ID, image, isolate, ...(rootOption ? { root: rootOption } : {}) });
+    server.markReady();
     void instance.exited.then((exit) => {
       if (!stopping) {
         process.stderr.write(`${INSTANCE_ID}: the agent's sandbox exited (${exit.code ?? exit.signal}); it is stopped now and exec answers 409. See ${instance!.consoleLog}; restart npm start to start it again.\n`);
       }
     });
     const token = await writeDevToken(join(dataDir, 'dev-token'), secret);
+    // Verified now, so that the first exec with it is decided inside uWS's upgrade handler:
+    // a token's first upgrade waits for jose outside uWS's cork, and uWS then prints a
+    // warning on this terminal.
+    await verifier.verify(token);
     const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path) || '.');
     const apiUrl = `http://${HOST}:${listening}`;
     process.stdout.write(
@@ -113,7 +122,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: Error & { code?: string }) => {
-  process.stderr.write(`npm start: ${error.code ? `${error.code}: ` : ''}${error.message}\n`);
+main().catch((error: Error) => {
+  process.stderr.write(`npm start: ${error instanceof CodedError ? `${error.code}: ` : ''}${error.message}\n`);
   process.exit(1);
 });

@@ -1,13 +1,7 @@
-/** Registry failures; `code` is stable, messages say what to do. */
-export class RegistryError extends Error {
-  readonly code: string;
+import { CodedError } from '../../wire/index.js';
 
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+/** Registry failures; `code` is stable, messages say what to do. */
+export class RegistryError extends CodedError {}
 
 export class InvalidInstanceIdError extends RegistryError {
   constructor(value: string, why: string) {

@@ -9,16 +9,20 @@ import {
   ForbiddenOriginError,
   InstanceNotFoundApiError,
   InstanceNotRunningApiError,
+  MisdirectedHostError,
   NotFoundError,
   UnauthorizedError,
   UnavailableError,
   statusLine,
 } from './errors.js';
-import { DEFAULT_RELAY_LIMITS, type Dialect, ExecRelay, type RelayClient, type RelayLimits } from './ExecRelay.js';
+import type { DialectName, RelayClient } from './relay/ClientDialect.js';
+import { DEFAULT_RELAY_LIMITS, ExecRelay, type RelayLimits } from './relay/ExecRelay.js';
 import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
 import { ExecMetrics } from './ExecMetrics.js';
+import { HostPolicy } from './HostPolicy.js';
 import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js';
 import { OriginPolicy } from './OriginPolicy.js';
+import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
@@ -31,14 +35,21 @@ export interface ApiServerOptions {
   directory: InstanceDirectory;
   verifier: TokenVerifier;
   origins?: OriginPolicy;
+  /** The names clients may reach the server by (Host); default: IP literals and localhost. */
+  hosts?: HostPolicy;
   logger: Logger;
   limits?: Partial<RelayLimits>;
-  /** Sessions at once; further upgrades get 503 TOO_MANY_SESSIONS. */
-  maxSessions?: number;
+  /** Sessions at once, per subject, per instance; beyond them upgrades are refused (503/429). */
+  sessionLimits?: Partial<SessionLimits>;
+  /**
+   * False: the server answers /healthz with "starting" and refuses sessions with 503
+   * STARTING until markReady() (npm start, while its local instance comes up). Default true.
+   */
+  ready?: boolean;
 }
 
 interface SessionData {
-  dialect: Dialect;
+  dialect: DialectName;
   protocol: string;
   principal: Principal;
   instance: InstanceSummary;
@@ -95,7 +106,9 @@ export class ApiServer {
   readonly #options: ApiServerOptions;
   readonly #limits: RelayLimits;
   readonly #origins: OriginPolicy;
-  readonly #relays = new Set<ExecRelay>();
+  readonly #hosts: HostPolicy;
+  readonly #relays: SessionCounts<ExecRelay>;
+  #ready: boolean;
   readonly #audit: Logger;
   #app: TemplatedApp | null = null;
   #listenSocket: us_listen_socket | null = null;
@@ -106,6 +119,9 @@ export class ApiServer {
     this.#options = options;
     this.#limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
     this.#origins = options.origins ?? new OriginPolicy();
+    this.#hosts = options.hosts ?? new HostPolicy();
+    this.#relays = new SessionCounts(options.sessionLimits);
+    this.#ready = options.ready ?? true;
     this.#audit = options.logger.child({ component: 'audit' });
   }
 
@@ -115,6 +131,16 @@ export class ApiServer {
 
   get activeSessions(): number {
     return this.#relays.size;
+  }
+
+  /** What /healthz says: starting (until markReady), ok, or stopping. */
+  get status(): 'starting' | 'ok' | 'stopping' {
+    return this.#stopping ? 'stopping' : this.#ready ? 'ok' : 'starting';
+  }
+
+  /** Everything the server serves is up: sessions are accepted from now on. */
+  markReady(): void {
+    this.#ready = true;
   }
 
   /** Listens; resolves with the bound port (useful with port 0). */
@@ -144,19 +170,25 @@ export class ApiServer {
         }
       },
     });
-    app.get('/instances/:id/exec', (res) =>
-      this.#sendError(res, { aborted: false }, new BadRequestError('this endpoint needs a WebSocket upgrade (GET with Upgrade: websocket)')),
-    );
-    app.get('/healthz', (res) => {
+    app.get('/instances/:id/exec', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      this.#sendError(res, { aborted: false }, new BadRequestError('this endpoint needs a WebSocket upgrade (GET with Upgrade: websocket)'));
+    });
+    app.get('/healthz', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
       res.cork(() => {
-        res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: this.#stopping ? 'stopping' : 'ok', sessions: this.#relays.size }));
+        res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: this.status, sessions: this.#relays.size }));
       });
     });
-    app.get('/metrics', (res) => this.#handle(res, async () => {
-      const body = await this.metrics.registry.metrics();
-      return { type: this.metrics.registry.contentType, body };
-    }));
+    app.get('/metrics', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      this.#handle(res, async () => {
+        const body = await this.metrics.registry.metrics();
+        return { type: this.metrics.registry.contentType, body };
+      });
+    });
     app.get('/instances', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
       const authorization = req.getHeader('authorization');
       this.#handle(res, async () => {
         const principal = await this.#authenticate(authorization, []);
@@ -165,6 +197,7 @@ export class ApiServer {
       });
     });
     app.get('/instances/:id', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
       const authorization = req.getHeader('authorization');
       const id = req.getParameter(0);
       this.#handle(res, async () => {
@@ -173,7 +206,10 @@ export class ApiServer {
         return { body: JSON.stringify(publicInstance(instance)) };
       });
     });
-    app.any('/*', (res, req) => this.#sendError(res, { aborted: false }, new NotFoundError(`${req.getMethod().toUpperCase()} ${req.getUrl()}`)));
+    app.any('/*', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      this.#sendError(res, { aborted: false }, new NotFoundError(`${req.getMethod().toUpperCase()} ${req.getUrl()}`));
+    });
 
     return new Promise((resolve, reject) => {
       app.listen(this.#options.host, this.#options.port, (token) => {
@@ -286,7 +322,9 @@ export class ApiServer {
 
   /** What the upgrade asks for, checked before anything slower, so a bad request costs nothing. */
   #upgradeRequest(h: UpgradeHeaders): UpgradeRequest {
+    if (!this.#hosts.allows(h.host)) throw new MisdirectedHostError(h.host);
     if (this.#stopping) throw new UnavailableError('the API server is shutting down; retry later');
+    if (!this.#ready) throw new ApiError(503, 'STARTING', 'the API server is still starting; retry in a moment');
     if (!this.#origins.allows(h.origin, h.host)) throw new ForbiddenOriginError(h.origin);
     const query = new URLSearchParams(h.query);
     return {
@@ -299,9 +337,7 @@ export class ApiServer {
 
   #sessionData(h: UpgradeHeaders, request: UpgradeRequest, principal: Principal, instance: InstanceSummary): SessionData {
     if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
-    if (this.#options.maxSessions !== undefined && this.#relays.size >= this.#options.maxSessions) {
-      throw new ApiError(503, 'TOO_MANY_SESSIONS', `the server runs its maximum of ${this.#options.maxSessions} sessions; retry later`);
-    }
+    this.#relays.checkRoomFor(principal.subject, instance.id);
     return {
       dialect: request.framed ? 'framed' : 'compat',
       protocol: request.framed ? WEBSOCKET_SUBPROTOCOL : request.json ? JSON_SUBPROTOCOL : '',
@@ -329,6 +365,7 @@ export class ApiServer {
       queryRequest: data.queryRequest,
       waitForAgentSeconds: data.waitForAgentSeconds,
       connectAgent: (wait, signal) => this.#options.directory.connectAgent(data.instance, wait, signal),
+      admit: () => this.#relays.admitRequest(relay),
       subject: data.principal.subject,
       instance: data.instance.id,
       remoteAddress: data.remote,
@@ -342,6 +379,14 @@ export class ApiServer {
   }
 
   // ---- shared HTTP plumbing -------------------------------------------------------------
+
+  /** Answers 421 and returns false when the Host header is not a name of this server. */
+  #hostAllowed(res: HttpResponse, req: HttpRequest): boolean {
+    const host = req.getHeader('host');
+    if (this.#hosts.allows(host)) return true;
+    this.#sendError(res, { aborted: false }, new MisdirectedHostError(host));
+    return false;
+  }
 
   async #authenticate(authorization: string, protocols: string[]): Promise<Principal> {
     return this.#options.verifier.verify(bearerToken(authorization, protocols));

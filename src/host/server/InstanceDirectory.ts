@@ -24,7 +24,9 @@ export interface InstanceDirectory {
   list(): Promise<InstanceSummary[]>;
   /**
    * Opens a byte stream to the instance's agent on vsock port 2222, retrying until
-   * `waitForAgentSeconds` have passed (0: one attempt).
+   * `waitForAgentSeconds` have passed (0: one attempt). Rejects with a CodedError of code
+   * INSTANCE_NOT_RUNNING when the instance stopped meanwhile (the session then ends with that
+   * code rather than AGENT_UNREACHABLE).
    */
   connectAgent(instance: InstanceSummary, waitForAgentSeconds: number, signal: AbortSignal): Promise<Duplex>;
 }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { dialWithRetry } from '../dial/waitForAgent.js';
+import { dialWithRetry } from '../dial/dialWithRetry.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import type { InstanceRecord } from '../registry/InstanceRecord.js';

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import yargs from 'yargs';
-import { DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
+import { CodedError, DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/index.js';
 import { DEFAULT_DATA_DIR } from '../registry/InstanceRegistry.js';
+import { DEFAULT_RELAY_LIMITS } from './relay/ExecRelay.js';
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './SessionLimits.js';
 import { type TokenClaimRules, type TokenKeyConfig } from './TokenVerifier.js';
 
 /** Everything the API server is configured with (flags, each with an environment variable). */
@@ -12,22 +14,29 @@ export interface ServerConfig {
   tokenKey: TokenKeyConfig;
   tokenClaims: TokenClaimRules;
   allowedOrigins: string[];
+  publicHosts: string[];
   maxFrameSize: number;
-  maxSessions: number;
+  sessionLimits: SessionLimits;
+  maxSmallMessages: number;
   shutdownGraceSeconds: number;
   agentKeepAliveSeconds: number;
+  agentStartTimeoutSeconds: number;
   logLevel: string;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
+export class ConfigError extends CodedError<'CONFIG'> {
+  constructor(message: string) {
+    super('CONFIG', message);
+  }
 }
 
 const ENV_HELP = `Every option can also be set by environment: HYPEMAN_HOST, PORT or HYPEMAN_PORT,
 HYPEMAN_DATA_DIR, HYPEMAN_JWT_SECRET, HYPEMAN_JWT_SECRET_FILE, HYPEMAN_JWT_PUBLIC_KEY,
 HYPEMAN_JWT_ALGORITHM, HYPEMAN_JWT_ISSUER, HYPEMAN_JWT_AUDIENCE, HYPEMAN_ALLOWED_ORIGINS
-(comma-separated), HYPEMAN_MAX_FRAME_SIZE, HYPEMAN_MAX_SESSIONS, HYPEMAN_SHUTDOWN_GRACE,
-HYPEMAN_AGENT_KEEPALIVE, HYPEMAN_LOG_LEVEL. Flags win.
+and HYPEMAN_PUBLIC_HOSTS (comma-separated), HYPEMAN_MAX_FRAME_SIZE, HYPEMAN_MAX_SESSIONS,
+HYPEMAN_MAX_SESSIONS_PER_SUBJECT, HYPEMAN_MAX_PENDING_PER_SUBJECT,
+HYPEMAN_MAX_SESSIONS_PER_INSTANCE, HYPEMAN_MAX_SMALL_MESSAGES, HYPEMAN_SHUTDOWN_GRACE,
+HYPEMAN_AGENT_KEEPALIVE, HYPEMAN_AGENT_START_TIMEOUT, HYPEMAN_LOG_LEVEL. Flags win.
 
 Tokens: HS256 with --jwt-secret (at least 32 bytes; or --jwt-secret-file), or RS256/ES256
 with --jwt-public-key FILE (PEM). Every token needs "exp" and "sub" (audited); "iss" and
@@ -39,7 +48,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
   let printed = false;
   const args = await yargs(argv)
     .scriptName('hypeman-exec-server')
-    .usage('Usage: $0 [options]\n\nThe hypeman-exec API server: GET /instances/{id}/exec (WebSocket), /instances, /healthz, /metrics.')
+    .usage('Usage: $0 [options]\n       $0 token [options]   mint a token (see $0 token --help)\n\nThe hypeman-exec API server: GET /instances/{id}/exec (WebSocket), /instances, /healthz, /metrics.')
     .option('host', { type: 'string', default: env.HYPEMAN_HOST || '127.0.0.1', description: 'address to listen on' })
     .option('port', { type: 'number', default: Number(env.HYPEMAN_PORT || env.PORT || 8080), description: 'port to listen on' })
     .option('data-dir', { type: 'string', default: env.HYPEMAN_DATA_DIR || DEFAULT_DATA_DIR, description: 'where instance records live (<data-dir>/guests/<id>/)' })
@@ -51,8 +60,14 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     .option('jwt-audience', { type: 'string', default: env.HYPEMAN_JWT_AUDIENCE, description: 'tokens must have this "aud" claim (or list it)' })
     .option('allowed-origins', { type: 'string', default: env.HYPEMAN_ALLOWED_ORIGINS || '', description: 'browser origins allowed besides the server\'s own (comma-separated; * allows any: avoid)' })
     .option('max-frame-size', { type: 'number', default: Number(env.HYPEMAN_MAX_FRAME_SIZE || DEFAULT_MAX_PAYLOAD), description: 'largest frame payload accepted, in bytes (at least 65536)' })
-    .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || 10_000), description: 'exec sessions at once' })
+    .option('public-host', { type: 'string', default: env.HYPEMAN_PUBLIC_HOSTS || '', description: 'names clients reach the server by (Host header; comma-separated). IP addresses and localhost always pass; any other name gets 421, which stops DNS rebinding' })
+    .option('max-sessions', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS || DEFAULT_SESSION_LIMITS.maxSessions), description: 'exec sessions at once; more get 503 TOO_MANY_SESSIONS' })
+    .option('max-sessions-per-subject', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS_PER_SUBJECT || DEFAULT_SESSION_LIMITS.maxSessionsPerSubject), description: 'sessions one token subject may have open; more get 429 SUBJECT_SESSION_LIMIT' })
+    .option('max-pending-per-subject', { type: 'number', default: Number(env.HYPEMAN_MAX_PENDING_PER_SUBJECT || DEFAULT_SESSION_LIMITS.maxPendingPerSubject), description: 'sessions of one subject open without their request yet; more get 429 SUBJECT_SESSION_LIMIT' })
+    .option('max-sessions-per-instance', { type: 'number', default: Number(env.HYPEMAN_MAX_SESSIONS_PER_INSTANCE || DEFAULT_SESSION_LIMITS.maxSessionsPerInstance), description: 'sessions on one instance (keep below its vsock socket\'s 1023 connections); more get 503 INSTANCE_SESSION_LIMIT' })
+    .option('max-small-messages', { type: 'number', default: Number(env.HYPEMAN_MAX_SMALL_MESSAGES || DEFAULT_RELAY_LIMITS.smallMessagesPerSecond), description: 'messages under 1 KiB a client may send per second; a flood ends its session with FLOW_CONTROL; 0: no limit' })
     .option('agent-keepalive', { type: 'number', default: Number(env.HYPEMAN_AGENT_KEEPALIVE || 30), description: 'ping an agent silent this many seconds; end its session (PEER_UNRESPONSIVE) when no answer comes in as long again; 0: never' })
+    .option('agent-start-timeout', { type: 'number', default: Number(env.HYPEMAN_AGENT_START_TIMEOUT || DEFAULT_RELAY_LIMITS.agentStartTimeoutMs / 1000), description: 'seconds a reached agent has to start the command; then the session ends with PEER_UNRESPONSIVE' })
     .option('shutdown-grace', { type: 'number', default: Number(env.HYPEMAN_SHUTDOWN_GRACE || 10), description: 'seconds running sessions get to finish on SIGTERM' })
     .option('log-level', { type: 'string', default: env.HYPEMAN_LOG_LEVEL || 'info', description: 'pino log level (logs go to stderr)' })
     .epilogue(ENV_HELP)
@@ -87,6 +102,11 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     // session that prints more than that at once.
     ['--max-frame-size', args.maxFrameSize, MAX_DATA_CHUNK],
     ['--max-sessions', args.maxSessions, 1],
+    ['--max-sessions-per-subject', args.maxSessionsPerSubject, 1],
+    ['--max-pending-per-subject', args.maxPendingPerSubject, 1],
+    ['--max-sessions-per-instance', args.maxSessionsPerInstance, 1],
+    ['--max-small-messages', args.maxSmallMessages, 0],
+    ['--agent-start-timeout', args.agentStartTimeout, 1],
     ['--shutdown-grace', args.shutdownGrace, 0],
     ['--agent-keepalive', args.agentKeepalive, 0],
   ] as const) {
@@ -101,11 +121,23 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
       ...(args.jwtIssuer ? { issuer: args.jwtIssuer } : {}),
       ...(args.jwtAudience ? { audience: args.jwtAudience } : {}),
     },
-    allowedOrigins: args.allowedOrigins.split(',').map((o) => o.trim()).filter(Boolean),
+    allowedOrigins: commaList(args.allowedOrigins),
+    publicHosts: commaList(args.publicHost),
     maxFrameSize: args.maxFrameSize,
-    maxSessions: args.maxSessions,
+    sessionLimits: {
+      maxSessions: args.maxSessions,
+      maxSessionsPerSubject: args.maxSessionsPerSubject,
+      maxPendingPerSubject: args.maxPendingPerSubject,
+      maxSessionsPerInstance: args.maxSessionsPerInstance,
+    },
+    maxSmallMessages: args.maxSmallMessages,
     shutdownGraceSeconds: args.shutdownGrace,
     agentKeepAliveSeconds: args.agentKeepalive,
+    agentStartTimeoutSeconds: args.agentStartTimeout,
     logLevel: args.logLevel,
   };
+}
+
+function commaList(value: string): string[] {
+  return value.split(',').map((o) => o.trim()).filter(Boolean);
 }

@@ -1,16 +1,15 @@
+import { CodedError } from '../../wire/index.js';
+
 /**
  * Failures answered before the WebSocket upgrade, as HTTP statuses with a JSON body
  * `{"code","message"}` (spec §8.3).
  */
-export class ApiError extends Error {
+export class ApiError extends CodedError {
   readonly status: number;
-  readonly code: string;
 
   constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = new.target.name;
+    super(code, message);
     this.status = status;
-    this.code = code;
   }
 }
 
@@ -50,6 +49,18 @@ export class InstanceNotRunningApiError extends ApiError {
   }
 }
 
+export class MisdirectedHostError extends ApiError {
+  constructor(host: string) {
+    super(
+      421,
+      'MISDIRECTED_HOST',
+      host === ''
+        ? 'the request has no Host header'
+        : `${JSON.stringify(host.slice(0, 100))} is not a name of this server; if clients reach it by that name, add it with --public-host (HYPEMAN_PUBLIC_HOSTS)`,
+    );
+  }
+}
+
 export class NotFoundError extends ApiError {
   constructor(path: string) {
     super(404, 'NOT_FOUND', `no route for ${path}`);
@@ -70,7 +81,9 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

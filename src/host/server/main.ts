@@ -4,12 +4,15 @@ import pino from 'pino';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { packageVersion } from '../version.js';
 import { ApiServer } from './ApiServer.js';
+import { HostPolicy } from './HostPolicy.js';
 import { OriginPolicy } from './OriginPolicy.js';
 import { RegistryDirectory } from './RegistryDirectory.js';
 import { ConfigError, parseServerConfig } from './ServerConfig.js';
+import { runTokenCommand } from './tokenCommand.js';
 import { TokenVerifier } from './TokenVerifier.js';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'token') return runTokenCommand(process.argv.slice(3), process.env, process.stdout, process.stderr);
   const config = await parseServerConfig(process.argv.slice(2), process.env, packageVersion());
   if (!config) return 0;
   const logger = pino({ level: config.logLevel }, pino.destination(2));
@@ -19,9 +22,15 @@ async function main(): Promise<number> {
     directory: new RegistryDirectory(new InstanceRegistry(config.dataDir)),
     verifier: TokenVerifier.fromConfig(config.tokenKey, config.tokenClaims),
     origins: new OriginPolicy(config.allowedOrigins),
+    hosts: new HostPolicy(config.publicHosts),
     logger,
-    limits: { maxPayload: config.maxFrameSize, agentKeepAliveMs: config.agentKeepAliveSeconds * 1000 },
-    maxSessions: config.maxSessions,
+    limits: {
+      maxPayload: config.maxFrameSize,
+      agentKeepAliveMs: config.agentKeepAliveSeconds * 1000,
+      agentStartTimeoutMs: config.agentStartTimeoutSeconds * 1000,
+      smallMessagesPerSecond: config.maxSmallMessages,
+    },
+    sessionLimits: config.sessionLimits,
   });
   await server.start();
   await new Promise<void>((resolve) => {

@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { FIXED_PAYLOAD_SIZE, FrameType } from './constants.js';
+
+const PING_TOKEN_SIZE = FIXED_PAYLOAD_SIZE[FrameType.Ping];
 
 /**
  * Detects a peer that is connected but hung (a stuck VM keeps its vsock socket open), as
@@ -8,7 +10,7 @@ import { randomBytes } from 'node:crypto';
  * since the peer's answer may then be queued behind data.
  */
 export class KeepAlive {
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: ReturnType<typeof setInterval>;
   #heard = false;
   #pinged = false;
 
@@ -22,7 +24,7 @@ export class KeepAlive {
         unresponsive();
       } else {
         this.#pinged = true;
-        ping(randomBytes(8));
+        ping(crypto.getRandomValues(new Uint8Array(PING_TOKEN_SIZE)));
       }
     }, intervalMs);
     // The connection keeps the process alive while it matters; this timer alone must not.

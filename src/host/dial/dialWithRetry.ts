@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { AgentDialer } from './AgentDialer.js';
 import { AgentDialError, AgentWaitTimeoutError, DialAbortedError } from './errors.js';
 
-export interface WaitForAgentOptions {
+export interface DialWithRetryOptions {
   /** How long to keep trying; 0 means a single attempt. */
   timeoutSeconds: number;
   signal?: AbortSignal;
@@ -19,7 +19,7 @@ export interface WaitForAgentOptions {
  * never stretches the wait. Rejects with AGENT_WAIT_TIMEOUT (the last failure as `cause`),
  * DIAL_ABORTED when `signal` aborts, or the first failure that is not retryable.
  */
-export async function dialWithRetry(dialer: AgentDialer, options: WaitForAgentOptions): Promise<Duplex> {
+export async function dialWithRetry(dialer: AgentDialer, options: DialWithRetryOptions): Promise<Duplex> {
   const { timeoutSeconds, signal } = options;
   if (signal?.aborted) throw new DialAbortedError();
   if (!(timeoutSeconds > 0)) return dialer.dial(signal);

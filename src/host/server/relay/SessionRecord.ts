@@ -1,0 +1,77 @@
+import type { Logger } from 'pino';
+import type { ExecRequest } from '../../../wire/index.js';
+import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
+import type { DialectName } from './ClientDialect.js';
+
+/** Who runs what where: the audit line's fixed part. */
+export interface SessionParties {
+  subject: string;
+  instance: string;
+  remoteAddress: string;
+  dialect: DialectName;
+}
+
+export interface SessionOutcome {
+  exitCode?: number;
+  signal?: number;
+  error?: string;
+  reason?: string;
+}
+
+/**
+ * What one exec session did, for the metrics and the audit log (who ran what, how it ended,
+ * how long, how many bytes): counted while it runs, written once when it ends.
+ */
+export class SessionRecord {
+  stdinBytes = 0;
+  stdoutBytes = 0;
+  stderrBytes = 0;
+  /** The command's pid in the guest, from Started. */
+  pid = 0;
+  request: ExecRequest | null = null;
+  readonly #started = process.hrtime.bigint();
+  readonly #metrics: ExecMetrics;
+  readonly #audit: Logger;
+  readonly #parties: SessionParties;
+  #ended = false;
+
+  constructor(metrics: ExecMetrics, audit: Logger, parties: SessionParties) {
+    this.#metrics = metrics;
+    this.#audit = audit;
+    this.#parties = parties;
+    metrics.active.inc();
+  }
+
+  end(result: SessionResult, outcome: SessionOutcome): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const seconds = Number(process.hrtime.bigint() - this.#started) / 1e9;
+    const metrics = this.#metrics;
+    metrics.active.dec();
+    metrics.sessions.inc({ result });
+    metrics.duration.observe(seconds);
+    metrics.bytes.inc({ stream: 'stdin' }, this.stdinBytes);
+    metrics.bytes.inc({ stream: 'stdout' }, this.stdoutBytes);
+    metrics.bytes.inc({ stream: 'stderr' }, this.stderrBytes);
+    const { request } = this;
+    const parties = this.#parties;
+    this.#audit.info(
+      {
+        audit: 'exec',
+        subject: parties.subject,
+        instance: parties.instance,
+        argv: request ? (request.argv.length ? request.argv : ['/bin/sh']) : undefined,
+        tty: request?.tty,
+        remote: parties.remoteAddress,
+        dialect: parties.dialect,
+        pid: this.pid || undefined,
+        result,
+        ...outcome,
+        durationMs: Math.round(seconds * 1000),
+        bytesIn: this.stdinBytes,
+        bytesOut: this.stdoutBytes + this.stderrBytes,
+      },
+      'exec session ended',
+    );
+  }
+}
