@@ -5,6 +5,7 @@
  *
  *   hypeman-vm-client acceptance LOADER LIBDIR NODE LAUNCHER ADDON
  *   hypeman-vm-client baseline
+ *   hypeman-vm-client startup LOADER LIBDIR NODE ADDON LAUNCHER...
  *
  * acceptance: connects AF_VSOCK to CID 1 (vsock loopback inside the guest) port 2222, where
  * /init's agent listens, and runs the exec acceptance cases (argv, stdin with a checksum,
@@ -16,6 +17,9 @@
  * agent's start (process start to its first accepted connection).
  *
  * baseline: only the memory figures, for a guest booted the same way without the agent.
+ *
+ * startup: `node -e 0` and each launcher's start (to its first accepted connection on vsock
+ * port 2223), five runs each: how docs/vm.md compared bundles and Node flags in the guest.
  *
  * Either way it prints one line, `HYPEMAN_VM_RESULT {json}`, on stdout (the console), and
  * exits 0 when every case passed; /init then powers the VM off.
