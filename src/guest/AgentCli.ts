@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SHUTDOWN_GRACE_MS } from './AgentServer.js';
 import { AgentStartError } from './errors.js';
-import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from './ListenAddress.js';
+import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from './listen/ListenAddress.js';
 
 export interface AgentOptions {
   readonly listen: readonly ListenAddress[];

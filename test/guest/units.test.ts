@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ExitKind } from '../../src/wire/index.js';
-import { commandEnvironment } from '../../src/guest/CommandEnvironment.js';
-import { ContainerRoot } from '../../src/guest/ContainerRoot.js';
+import { commandEnvironment } from '../../src/guest/command/CommandEnvironment.js';
+import { ContainerRoot } from '../../src/guest/container/ContainerRoot.js';
 import { SessionError } from '../../src/guest/errors.js';
-import { classifyFailure, exitRecord } from '../../src/guest/ExitStatus.js';
-import { parseHelperReport, type HelperReport } from '../../src/guest/HelperReports.js';
-import { parseListenAddress } from '../../src/guest/ListenAddress.js';
-import { spawnHelperArguments } from '../../src/guest/SpawnHelper.js';
-import { UserDatabase, parseGroup, parsePasswd } from '../../src/guest/UserDatabase.js';
+import { classifyFailure, exitRecord } from '../../src/guest/command/ExitStatus.js';
+import { parseHelperReport, type HelperReport } from '../../src/guest/command/HelperReports.js';
+import { parseListenAddress } from '../../src/guest/listen/ListenAddress.js';
+import { spawnHelperArguments } from '../../src/guest/command/SpawnHelper.js';
+import { UserDatabase, parseGroup, parsePasswd } from '../../src/guest/container/UserDatabase.js';
 
 describe('parseListenAddress', () => {
   it('parses the three kinds', () => {

@@ -1,4 +1,4 @@
-import { SignalNumber } from '../wire/index.js';
+import { SignalNumber } from '../../wire/index.js';
 import type { Command, CommandObserver } from './Command.js';
 import type { HelperChannel, HelperChannelObserver, HelperReport, HelperReportServer } from './HelperReports.js';
 import { signalGroup } from './ProcessGroups.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { LISTEN_BACKLOG } from '../vsock/backlog.js';
+import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
 
 /** Where the helper was when it gave up (spawn-helper.c). */
 export type HelperStage = 'chroot' | 'fork' | 'credentials' | 'cwd' | 'exec';

@@ -1,6 +1,6 @@
 import { readSync } from 'node:fs';
 import * as nodePty from 'node-pty';
-import { FrameType } from '../wire/index.js';
+import { FrameType } from '../../wire/index.js';
 import type { CommandObserver } from './Command.js';
 import { DEFAULT_TERM } from './CommandEnvironment.js';
 import { HelperCommand } from './HelperCommand.js';
