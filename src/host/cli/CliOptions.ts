@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { CodedError } from '../../wire/index.js';
 
 /** What the user asked for on the command line. */
 export interface CliOptions {
@@ -24,8 +25,10 @@ export interface CliOptions {
 export const DEFAULT_API_URL = 'http://localhost:8080';
 
 /** A usage error: printed with a hint at --help, exit status 255. */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
+export class UsageError extends CodedError<'USAGE'> {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
 }
 
 const EXAMPLES: Array<[string, string]> = [
