@@ -84,7 +84,7 @@ class CliRun {
     } catch (err) {
       if (this.#giveUpStatus !== undefined) return this.#giveUpStatus;
       this.#guard?.restore();
-      this.#local.stderr.write(`hypeman-exec: ${describeFailure(err, o)}\n`);
+      this.#local.stderr.write(`hypeman-exec: ${await describeFailure(err, o)}\n`);
       return CliExit.FAILURE;
     }
   }

@@ -8,8 +8,8 @@ export interface CliHooks {
 }
 
 /**
- * The whole CLI short of exiting: parses `argv`, prints help or the version, or runs the
- * session. Resolves with the exit status.
+ * The whole CLI short of exiting: parses `argv`, prints help or the version, lists the
+ * instances, or runs the session. Resolves with the exit status.
  */
 export async function runCli(argv: string[], local: LocalStreams = process, hooks: CliHooks = {}): Promise<number> {
   let parsed;
@@ -22,6 +22,10 @@ export async function runCli(argv: string[], local: LocalStreams = process, hook
   if ('exit' in parsed) {
     local.stdout.write(`${parsed.output}\n`);
     return parsed.exit;
+  }
+  if ('list' in parsed) {
+    const { runList } = await import('./listCommand.js');
+    return runList(parsed, local);
   }
   if (parsed.warning !== undefined) local.stderr.write(`hypeman-exec: ${parsed.warning}\n`);
   // Loaded only for a session, so --help and --version do not pay for the client and ws.
