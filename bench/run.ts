@@ -84,7 +84,7 @@ async function measureLatency(options: BenchOptions, figures: Figures, stack: Be
   }
   const cli: Omit<Figure, 'unit' | 'value'> = { id: 'roundtrip.cli', measure: `CLI wall time: \`hypeman-exec ${INSTANCE} true\``, path: 'CLI (node process → API server → mux → agent)', floor: 'floor.node-start' };
   if (cliAvailable()) figures.add(latencyFigure(cli, await cliRoundTrips(stack.apiUrl, stack.token, INSTANCE, sizes.cliRuns)));
-  else figures.add({ ...cli, unit: 'ms', value: null, note: 'CLI not available (dist/src/host/cli/main.js not built)' });
+  else figures.add({ ...cli, unit: 'ms', value: null, note: 'CLI not available (dist/bin/hypeman-exec not built)' });
 
   progress(`TTY echo: ${sizes.ttyEchoes} bytes per path`);
   for (const path of PATHS) {

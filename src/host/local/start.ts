@@ -8,6 +8,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CodedError } from '../../wire/index.js';
+import { shellQuote } from '../initrd/GuestConfig.js';
 import { findProjectRoot } from '../projectRoot.js';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ApiServer } from '../server/ApiServer.js';
@@ -106,11 +107,15 @@ async function main(): Promise<void> {
         `  root ${shown(instance.root)}${isolate ? ' (sandbox: mount, pid, uts, ipc namespaces + chroot)' : ' (NO sandbox)'}; image ${image.rebuilt ? 'built' : 'up to date'}; agent ready ${Math.round(instance.readyMs)} ms after start`,
         `  data ${shown(dataDir)}; server log ${shown(logPath)}; agent log ${shown(instance.consoleLog)}; token in ${shown(join(dataDir, 'dev-token'))}`,
         '',
-        'In another terminal:',
+        'In another terminal, from any directory:',
+        // The launchers `npm run build` wrote: no npx, which is slow and, outside this
+        // checkout, would ask the npm registry for a package of that name.
+        `  export PATH=${shellQuote(join(projectRoot, 'dist', 'bin'))}:"$PATH"`,
         `  export HYPEMAN_TOKEN=${token}`,
         ...(listening === 8080 ? [] : [`  export HYPEMAN_API_URL=${apiUrl}`]),
-        `  npx hypeman-exec ${INSTANCE_ID} uname -a`,
-        `  npx hypeman-exec -it ${INSTANCE_ID} /bin/sh`,
+        `  hypeman-exec ${INSTANCE_ID} uname -a`,
+        `  hypeman-exec -it ${INSTANCE_ID} /bin/sh`,
+        '  hypeman-exec ls',
         '',
         'Ctrl-C stops the server and the instance.',
         '',
