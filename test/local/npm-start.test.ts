@@ -188,3 +188,41 @@ describe('npm start', { skip: needsRoot }, () => {
     assert.equal((await new InstanceRegistry(dataDir).get(INSTANCE)).state, 'stopped', 'its pid is gone, so the record reads stopped');
   });
 });
+
+describe('npm start on a host without busybox (issue 20 item 4)', { skip: needsRoot }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hypeman-npm-start-nobb-'));
+  let started: StartProcess;
+
+  before(async () => {
+    requireBuiltCli();
+    // HYPEMAN_BUSYBOX empty: built as on a fresh Debian, where no busybox is installed.
+    started = await StartProcess.start(dataDir, await freePort(), { HYPEMAN_BUSYBOX: '' });
+  });
+
+  after(async () => {
+    if (started) await stopAndCheckClean(started);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("says the root's programs are this host's /usr, and ships no busybox in the image", () => {
+    assert.match(started.stdout, /programs: this host's \/usr, read-only \(no busybox installed/);
+    assert.equal(existsSync(join(dataDir, 'image', 'tree', 'bin', 'busybox')), false);
+    assert.equal(existsSync(join(dataDir, 'image', 'tree', '.hypeman', 'bin', 'busybox')), false);
+  });
+
+  it("runs the README's examples: the host's programs, the root's own users, /usr read-only", async () => {
+    const env = started.cliEnv();
+    const uname = await runCli([INSTANCE, 'uname', '-a'], env);
+    assert.equal(uname.status, 0, uname.stderr);
+    assert.match(uname.stdout.toString(), /^Linux local-1 /);
+    const piped = await runCli([INSTANCE, 'tr', 'a-z', 'A-Z'], env, 'hello\n');
+    assert.equal(piped.stdout.toString(), 'HELLO\n');
+    const user = await runCli(['-u', 'user', INSTANCE, 'id'], env);
+    assert.equal(user.stdout.toString(), 'uid=1000(user) gid=1000(user) groups=1000(user)\n', user.stderr);
+    const passwd = await runCli([INSTANCE, 'cut', '-d:', '-f1', '/etc/passwd'], env);
+    assert.equal(passwd.stdout.toString(), 'root\nuser\nnobody\n', "the root's own /etc, not the host's");
+    const write = await runCli([INSTANCE, 'touch', '/usr/bin/hypeman-test'], env);
+    assert.equal(write.status, 1);
+    assert.match(write.stderr.toString(), /Read-only file system/);
+  });
+});

@@ -26,7 +26,7 @@ describe('the image agent in a busybox-only root', { skip: needsRoot }, () => {
 
   before(async () => {
     image = await unpackImage(dir);
-    sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: image.sockets, hostname: 'self-contained', isolate: true });
+    sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: image.sockets, hostname: 'self-contained', isolate: true, busybox: join(image.payload, 'bin', 'busybox') });
     mux = new HybridVsockMux({ socketPath: join(dir, 'vsock.sock'), ports: { 2222: sandbox.agentSocket } });
     await mux.listen();
     await sandbox.waitUntilReady(30_000);

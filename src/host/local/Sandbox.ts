@@ -6,7 +6,8 @@
  * directory bind-mounted into the root at /run/hypeman, so the host reaches it from outside.
  *
  * Everything but `unshare` comes from the payload itself (its busybox), so the host needs no
- * other tools. Stopping: the sandbox's first process passes SIGTERM to the agent (sessions
+ * other tools; on a host without busybox the payload has none, and the host's own shell and
+ * tools (dash, mount, chroot: every Debian has them) do the same work. Stopping: the sandbox's first process passes SIGTERM to the agent (sessions
  * are hung up), then exits (as PID 1 of the namespace) and the kernel kills whatever is left in the pid namespace; mounts vanish
  * with the mount namespace. `unshare --kill-child` does the same if unshare itself is killed.
  *
@@ -48,6 +49,7 @@ const PARAMETERS = {
   HYPEMAN_SANDBOX_INNER: 'inner',
   HYPEMAN_SANDBOX_SOCKETS: 'sockets',
   HYPEMAN_SANDBOX_LAUNCHER: 'launcher',
+  HYPEMAN_SANDBOX_BINDS: 'binds',
   HYPEMAN_SANDBOX_HOSTNAME: 'name',
 } as const;
 
@@ -74,6 +76,9 @@ $bb mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" || fail "cannot
 $bb mount --bind "$payload" "$root$inner" || fail "cannot bind the agent payload into the root"
 $bb mount -o remount,bind,ro "$root$inner" || fail "cannot make the agent payload read-only"
 $bb mount --bind "$sockets" "$root${SANDBOX_SOCKET_DIR}" || fail "cannot bind the socket directory into the root"
+for dir in $binds; do
+  $bb mount --bind "$dir" "$root$dir" && $bb mount -o remount,bind,ro "$root$dir" || fail "cannot bind the host's $dir read-only into the root"
+done
 $bb hostname "$name"
 $bb env -i PATH='${CONTAINER_PATH}' HOME=/root $bb chroot "$root" "$launcher" --listen unix:${SANDBOX_SOCKET_DIR}/${AGENT_SOCKET_NAME} --root / "$@" 3<&- &
 `;
@@ -106,6 +111,10 @@ export interface SandboxOptions {
   readonly socketDir: string;
   /** The sandbox's host name (uts namespace). */
   readonly hostname: string;
+  /** The payload's busybox for PID 1's shell and tools; null: the host's (/bin/sh and PATH). */
+  readonly busybox: string | null;
+  /** Host directories bound read-only into the root at the same paths (a HostRoot's /usr…). */
+  readonly readOnlyBinds?: readonly string[];
   /** Namespaces and chroot (needs root); false runs the agent directly on the host. */
   readonly isolate: boolean;
   /** More agent arguments (--max-sessions, --env …). */
@@ -216,27 +225,28 @@ function sandboxScript(body: string): string {
 
 function sandboxParameters(options: SandboxOptions): Record<keyof typeof PARAMETERS, string> {
   return {
-    HYPEMAN_SANDBOX_BUSYBOX: payloadBusybox(options),
+    // Empty: the script's `$bb mount …` runs the host's mount from PATH.
+    HYPEMAN_SANDBOX_BUSYBOX: options.busybox ?? '',
     HYPEMAN_SANDBOX_ROOT: options.root,
     HYPEMAN_SANDBOX_PAYLOAD: options.payload,
     HYPEMAN_SANDBOX_INNER: options.layout.payload,
     HYPEMAN_SANDBOX_SOCKETS: options.socketDir,
     HYPEMAN_SANDBOX_LAUNCHER: options.layout.launcher,
+    HYPEMAN_SANDBOX_BINDS: (options.readOnlyBinds ?? []).join(' '),
     HYPEMAN_SANDBOX_HOSTNAME: options.hostname,
   };
 }
 
-function payloadBusybox(options: SandboxOptions): string {
-  return join(options.payload, 'bin', 'busybox');
-}
-
-/** `sh`, a link to the payload's busybox, in bin/ beside the socket directory: the name PID 1 runs as. */
+/**
+ * `sh`, in bin/ beside the socket directory: the name PID 1 runs as. A link to the payload's
+ * busybox (which runs the applet its argv[0] names), or to the host's /bin/sh.
+ */
 async function shellLink(options: SandboxOptions): Promise<string> {
   const dir = join(dirname(options.socketDir), 'bin');
   const link = join(dir, 'sh');
   await mkdir(dir, { recursive: true });
   await rm(link, { force: true });
-  await symlink(payloadBusybox(options), link);
+  await symlink(options.busybox ?? '/bin/sh', link);
   return link;
 }
 
