@@ -208,7 +208,7 @@ export class AgentSession implements CommandObserver {
     try {
       this.#command = plan.tty
         ? new PtyCommand(helperPath, plan, env, request.window ?? DEFAULT_WINDOW, this, reports)
-        : new PipeCommand(helperPath, plan, env, this, reports);
+        : new PipeCommand(plan, env, this);
     } catch (error) {
       this.#log.error({ err: error }, 'cannot spawn the exec helper');
       this.#fail('SPAWN_FAILED', `cannot start the command: ${(error as Error).message}`);
