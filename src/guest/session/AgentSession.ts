@@ -148,7 +148,7 @@ export class AgentSession implements CommandObserver {
     const message = parseFrame(frame) as ClientMessage;
     if (!this.#state.clientFrame(frame.type)) return; // sent before the client learnt we ended
     if (message.type === FrameType.ExecStart) {
-      void this.#start(message);
+      this.#start(message);
     } else if (this.#phase === 'starting') {
       this.#queued.push(message);
     } else {
@@ -188,7 +188,7 @@ export class AgentSession implements CommandObserver {
 
   // ---- starting the command ----
 
-  async #start(request: ExecStartMessage): Promise<void> {
+  #start(request: ExecStartMessage): void {
     this.#clearStartDeadline();
     this.#phase = 'starting';
     this.#request = request;
@@ -196,13 +196,12 @@ export class AgentSession implements CommandObserver {
     let plan: SpawnPlan;
     let env: Record<string, string>;
     try {
-      ({ plan, env } = await this.#plan(request));
+      ({ plan, env } = this.#plan(request));
     } catch (error) {
       if (error instanceof SessionError) return this.#fail(error.code, error.message);
       this.#log.error({ err: error }, 'cannot prepare the command');
       return this.#fail('INTERNAL_ERROR', `the agent could not prepare the command: ${(error as Error).message}`);
     }
-    if (this.#phase !== 'starting') return; // the client left or broke the protocol meanwhile
     this.#log.info({ argv0: plan.argv[0], tty: plan.tty, user: request.user || undefined, cwd: plan.cwd }, 'starting');
     const { helperPath, reports } = this.#context;
     try {
@@ -215,12 +214,12 @@ export class AgentSession implements CommandObserver {
     }
   }
 
-  async #plan(request: ExecStartMessage): Promise<{ plan: SpawnPlan; env: Record<string, string> }> {
+  #plan(request: ExecStartMessage): { plan: SpawnPlan; env: Record<string, string> } {
     const argv = request.argv.length > 0 ? request.argv : ['/bin/sh'];
     if (argv[0] === '') throw new SessionError('INVALID_REQUEST', 'the command (argv[0]) is empty; name a program to run');
     const cwd = request.cwd || this.#context.defaultCwd;
     if (!isAbsolute(cwd)) throw new SessionError('INVALID_REQUEST', `the working directory ${JSON.stringify(cwd)} must be an absolute path`);
-    const users = await UserDatabase.load(this.#context.root);
+    const users = UserDatabase.load(this.#context.root);
     const agentUid = process.getuid?.() ?? 0;
     const credentials = users.resolve(request.user, agentUid);
     const env = commandEnvironment(credentials.home, request.tty, this.#context.configuredEnv, request.env);
