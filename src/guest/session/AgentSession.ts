@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { AgentLogger } from '../AgentLog.js';
 import {
   ExecSessionState,
   FrameDecoder,
@@ -42,14 +42,15 @@ const DEFAULT_WINDOW = { rows: 24, cols: 80 };
 export interface SessionContext {
   readonly root: ContainerRoot;
   readonly helperPath: string;
-  readonly reports: HelperReportServer;
+  /** The helpers' report socket, opened on first use (terminal sessions). */
+  readonly reports: () => Promise<HelperReportServer>;
   /** The container's environment (--env), between the defaults and the request's (spec §9.2). */
   readonly configuredEnv: Readonly<Record<string, string>>;
   /** The working directory of a request without one (spec §9.3). */
   readonly defaultCwd: string;
   /** Spec §9.10: a connection that sends no ExecStart for this long is ended with START_TIMEOUT. */
   readonly startTimeoutMs: number;
-  readonly log: Logger;
+  readonly log: AgentLogger;
 }
 
 type Phase = 'awaiting-start' | 'starting' | 'running' | 'ended';
@@ -68,7 +69,7 @@ export class AgentSession implements CommandObserver {
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
   readonly #sessionId = randomBytes(16);
-  readonly #log: Logger;
+  readonly #log: AgentLogger;
   readonly #startedAt = performance.now();
   #resolveDone!: () => void;
 
@@ -203,11 +204,16 @@ export class AgentSession implements CommandObserver {
       return this.#fail('INTERNAL_ERROR', `the agent could not prepare the command: ${(error as Error).message}`);
     }
     this.#log.info({ argv0: plan.argv[0], tty: plan.tty, user: request.user || undefined, cwd: plan.cwd }, 'starting');
-    const { helperPath, reports } = this.#context;
+    if (plan.tty) void this.#startTerminal(plan, env, request.window ?? DEFAULT_WINDOW);
+    else this.#command = new PipeCommand(plan, env, this);
+  }
+
+  /** A terminal command goes through node-pty and the exec helper, which reports over the report socket. */
+  async #startTerminal(plan: SpawnPlan, env: Record<string, string>, window: { rows: number; cols: number }): Promise<void> {
     try {
-      this.#command = plan.tty
-        ? new PtyCommand(helperPath, plan, env, request.window ?? DEFAULT_WINDOW, this, reports)
-        : new PipeCommand(plan, env, this);
+      const reports = await this.#context.reports();
+      if (this.#phase !== 'starting') return; // the client left or broke the protocol meanwhile
+      this.#command = new PtyCommand(this.#context.helperPath, plan, env, window, this, reports);
     } catch (error) {
       this.#log.error({ err: error }, 'cannot spawn the exec helper');
       this.#fail('SPAWN_FAILED', `cannot start the command: ${(error as Error).message}`);
