@@ -3,7 +3,8 @@
  *  1. $HYPEMAN_VSOCK_ADDON, when set (the guest image ships it at /.hypeman/vsock.node);
  *  2. else native/build/Release/vsock.node beside this file, where `npm run build:native`
  *     puts it (from dist/src/vsock/ after tsc, the same path under the project's src/; from
- *     a bundle inside the checkout, the same path under the nearest package.json's directory).
+ *     a bundle inside the checkout, the same path under the nearest package.json's directory),
+ *     or vsock.node right beside it (a bundle in the image, run without the variable).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -60,7 +61,8 @@ export function addonCandidates(): string[] {
   const fromEnv = process.env[ADDON_ENV];
   if (fromEnv) return [resolve(fromEnv)];
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, BUILT_ADDON)];
+  // Beside this file: the guest image's layout (the bundle and vsock.node in one directory).
+  const candidates = [join(here, BUILT_ADDON), join(here, 'vsock.node')];
   const compiled = `${sep}${join('dist', 'src', 'vsock')}`;
   if (here.endsWith(compiled)) candidates.push(join(here.slice(0, -compiled.length), 'src', 'vsock', BUILT_ADDON));
   // A bundle of the agent inside the checkout (the bench's, under dist/): the checkout's build.
