@@ -19,7 +19,7 @@ const EXPECTED_IDS = [
   'floor.spawn', 'floor.node-start', 'floor.pipe', 'floor.unix.receive', 'floor.unix.send', 'floor.ws.receive', 'floor.ws.send', 'floor.tty',
   'memory.idle.agent', 'memory.idle.api-server', 'memory.idle.mux',
   'memory.slow-reader.agent', 'memory.slow-reader.api-server', 'memory.slow-reader.mux',
-  'roundtrip.grpc', 'roundtrip.library', 'roundtrip.api', 'roundtrip.cli',
+  'roundtrip.grpc', 'roundtrip.library', 'roundtrip.api', 'roundtrip.cli', 'agent.start',
   'tty.library', 'tty.api',
   'stdout.grpc', 'stdout.library', 'stdout.api', 'stdin.grpc', 'stdin.library', 'stdin.api',
   'concurrency.api.5', 'concurrency.api.10', 'concurrency.library.10',
@@ -54,7 +54,7 @@ describe('npm run bench --smoke', () => {
         const f = report.figures.find((x: { id: string }) => x.id === id);
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
-      assert.equal(report.targets.length, 5);
+      assert.equal(report.targets.length, 8);
       assert.match(report.skipped.VM, /--smoke/, 'the VM section says why it did not run');
       assert.match(r.stdout, /^VM section skipped: --smoke/m);
       for (const t of report.targets) assert.ok(t.met === true || t.met === false, `${t.name} judged`);
