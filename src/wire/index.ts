@@ -11,3 +11,8 @@ export { decodeUtf8, encodeUtf8, truncateUtf8 } from './text.js';
 export { KeepAlive } from './keepalive.js';
 export { closeCodeForError, errorOfCloseCode } from './closeCodes.js';
 export { ExecStartFrame } from './execStartFrame.js';
+export * from './copyConstants.js';
+export type * from './copyMessages.js';
+export * from './copyCodec.js';
+export { CopySessionState, EntryStream, type CopyOperation } from './copySession.js';
+export { checkRelativePath, isPathComponent, pathComponents } from './copyPaths.js';

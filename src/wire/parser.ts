@@ -9,6 +9,8 @@ import {
   MAX_SIGNAL,
   SUPPORTED_VERSIONS,
 } from './constants.js';
+import { PATH_ERROR_CODES } from './copyConstants.js';
+import { parseCopyFrame } from './copyCodec.js';
 import type { RawFrame } from './decoder.js';
 import { MalformedFrameError, UnknownFrameTypeError, UnsupportedVersionError } from './errors.js';
 import type { ErrorMessage, ExecStartMessage, ExitMessage, Message } from './messages.js';
@@ -159,6 +161,8 @@ function parseError(payload: Uint8Array): ErrorMessage {
     const dv = viewOf(details);
     msg.supportedVersions = [];
     for (let i = 0; i < details.length; i += 2) msg.supportedVersions.push(dv.getUint16(i));
+  } else if (PATH_ERROR_CODES.has(wireCode)) {
+    msg.path = details;
   }
   return msg;
 }
@@ -204,9 +208,17 @@ export function parseFrame(frame: RawFrame, supportedVersions?: readonly number[
       return { type: FrameType.Pong, token: p };
     case FrameType.StdinCredit:
       return { type: FrameType.StdinCredit, bytes: viewOf(p).getUint32(0) };
-    default:
+    case FrameType.UploadData:
+      return { type: FrameType.UploadData, data: p };
+    case FrameType.DownloadData:
+      return { type: FrameType.DownloadData, data: p };
+    default: {
+      // Copy requests carry versions of their own (§12.1): `supportedVersions` is the exec protocol's.
+      const copy = parseCopyFrame(frame.type, p);
+      if (copy !== null) return copy;
       // The decoder only delivers known types; reaching here means a caller built a RawFrame itself.
       if (FRAME_TYPE_NAMES[frame.type] === undefined) throw new UnknownFrameTypeError(frame.type);
       throw new MalformedFrameError(`frame type 0x${frame.type.toString(16)} has no parser`);
+    }
   }
 }
