@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentLogger } from './AgentLog.js';
 import { BufferReclaimer } from './BufferReclaimer.js';
 import { ContainerRoot } from './container/ContainerRoot.js';
-import { AgentSession, refuseConnection, type SessionContext } from './session/AgentSession.js';
+import { refuseConnection, type SessionContext } from './session/AgentSession.js';
+import { type AgentConnection, ConnectionDispatch } from './session/ConnectionDispatch.js';
 import { HelperReportServer } from './command/HelperReports.js';
 
 export interface AgentServerOptions {
@@ -32,7 +33,7 @@ export class AgentServer {
   /** Opened on the first terminal session: only the exec helper reports over it. */
   #reports: Promise<HelperReportServer> | null = null;
   readonly #maxSessions: number;
-  readonly #sessions = new Set<AgentSession>();
+  readonly #sessions = new Set<AgentConnection>();
   /** Made on the first session: its V8 hooks are not needed to start listening. */
   #reclaimer: BufferReclaimer | null = null;
   #stopping = false;
@@ -65,7 +66,8 @@ export class AgentServer {
       this.#context.log.warn({ limit: this.#maxSessions }, 'session limit reached; refusing a connection');
       return refuseConnection(socket, 'TOO_MANY_SESSIONS', `the agent already runs ${this.#maxSessions} sessions, its limit (--max-sessions); retry later`);
     }
-    const session = new AgentSession(socket, this.#context);
+    // An exec session or a copy operation, as its first frame says (ConnectionDispatch).
+    const session = new ConnectionDispatch(socket, this.#context);
     this.#sessions.add(session);
     const reclaimer = (this.#reclaimer ??= new BufferReclaimer());
     reclaimer.start();
