@@ -149,7 +149,9 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     const frame = new Uint8Array(header.length + payload.length);
     frame.set(header, 0);
     frame.set(payload, header.length);
-    if (frameTypeOf(header) === FrameType.Stdin) this.#credit -= payload.length;
+    // Credit pays for the client's data frames: Stdin, and an upload's file bytes (§8.1.1, §12.10).
+    const type = frameTypeOf(header);
+    if (type === FrameType.Stdin || type === FrameType.UploadData) this.#credit -= payload.length;
     return this.send(frame);
   }
 

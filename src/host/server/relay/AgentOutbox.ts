@@ -18,6 +18,8 @@ const BLOCK_SIZE = MAX_DATA_CHUNK + HEADER_SIZE;
  * other frames (Ping, Signal, WindowSize…) by number.
  */
 export class AgentOutbox {
+  /** The data frames joined here: Stdin (exec), or an upload's file bytes (UploadData, spec §12.7). */
+  readonly #dataType: number;
   /** Blocks filled, not yet taken. */
   readonly #full: OutboxBatch[] = [];
   #block: Uint8Array | null = null;
@@ -27,6 +29,10 @@ export class AgentOutbox {
   #stdinHeaderAt = -1;
   #stdinBytes = 0;
   #controlFrames = 0;
+
+  constructor(dataType: number = FrameType.Stdin) {
+    this.#dataType = dataType;
+  }
 
   /** Stdin payload bytes waiting. */
   get stdinBytes(): number {
@@ -92,7 +98,7 @@ export class AgentOutbox {
   #closeStdinRun(): void {
     if (this.#stdinHeaderAt < 0) return;
     const at = this.#stdinHeaderAt;
-    writeHeader(this.#block!, at, FrameType.Stdin, this.#fill - at - HEADER_SIZE);
+    writeHeader(this.#block!, at, this.#dataType, this.#fill - at - HEADER_SIZE);
     this.#stdinHeaderAt = -1;
   }
 
