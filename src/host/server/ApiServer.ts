@@ -353,7 +353,7 @@ export class ApiServer {
   #open(ws: WebSocket<SessionData>): void {
     const data = ws.getUserData();
     const client: RelayClient = {
-      sendBinary: (bytes) => !data.closed && ws.send(bytes, true) !== 2,
+      sendBinary: (bytes) => !data.closed && sendThroughBuffer(ws, bytes) !== 2,
       sendText: (text) => !data.closed && ws.send(text, false) !== 2,
       bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
       end: (code, reason) => {
@@ -432,6 +432,21 @@ export class ApiServer {
       res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ code: e.code, message: e.message }));
     });
   }
+}
+
+/**
+ * Sends a binary message the way uWebSockets.js sends small ones: formatted into its own
+ * buffer, then written. This build (20.30.0) writes a message of 16 KiB or more, sent without
+ * the compress flag while its buffer is empty, straight to the socket (writev of header and
+ * payload); when the kernel takes 10 bytes or fewer (a full socket: EAGAIN) it keeps the
+ * rest of the header for later and drops the payload (fixed upstream by
+ * uNetworking/uWebSockets PR #1662, after this build). The client then reads the next message
+ * as this one's payload. The compress flag skips that path; no compression is ever negotiated
+ * (compression: DISABLED), so uWS clears the flag and the message goes out uncompressed.
+ * Returns uWS's status: 0 backpressure, 1 sent, 2 dropped.
+ */
+export function sendThroughBuffer(ws: WebSocket<unknown>, bytes: Uint8Array): number {
+  return ws.send(bytes, true, true);
 }
 
 function publicInstance(i: InstanceSummary): InstanceSummary {
