@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { BufferReclaimer } from './BufferReclaimer.js';
+import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
 import { ContainerRoot } from './ContainerRoot.js';
 import { ExecSession, refuseConnection, type SessionContext } from './ExecSession.js';
 import { HelperReportServer } from './HelperReports.js';

@@ -24,6 +24,7 @@ import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js'
 import { OriginPolicy } from './OriginPolicy.js';
 import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
+import { BufferReclaimer } from '../../runtime/BufferReclaimer.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
 export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
@@ -108,6 +109,8 @@ export class ApiServer {
   readonly #origins: OriginPolicy;
   readonly #hosts: HostPolicy;
   readonly #relays: SessionCounts<ExecRelay>;
+  /** Gives back relayed buffers' memory while sessions run (see src/runtime). */
+  readonly #reclaimer = new BufferReclaimer();
   #ready: boolean;
   readonly #audit: Logger;
   #app: TemplatedApp | null = null;
@@ -167,6 +170,7 @@ export class ApiServer {
         if (data.relay) {
           data.relay.clientClosed(code);
           this.#relays.delete(data.relay);
+          if (this.#relays.size === 0) this.#reclaimer.stop();
         }
       },
     });
@@ -241,6 +245,7 @@ export class ApiServer {
     for (const relay of [...this.#relays]) relay.shutdown();
     // Let the close frames go out before the event loop is allowed to end.
     await delay(20);
+    this.#reclaimer.stop();
     this.#options.logger.info('API server stopped');
   }
 
@@ -375,6 +380,7 @@ export class ApiServer {
     });
     data.relay = relay;
     this.#relays.add(relay);
+    this.#reclaimer.start();
     relay.open();
   }
 
