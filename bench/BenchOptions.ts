@@ -28,6 +28,8 @@ export interface BenchOptions {
   mode: BenchMode;
   sizes: BenchSizes;
   out?: string;
+  /** Why the VM section is not run (--smoke, --no-vm), or undefined to run it. */
+  skipVm?: string;
 }
 
 export class BenchUsageError extends Error {
@@ -40,12 +42,14 @@ const SIZES: Record<BenchMode, BenchSizes> = {
   smoke: { roundTrips: 5, warmup: 1, cliRuns: 1, streamBytes: 1 * MiB, ttyEchoes: 5, concurrency: [5, 10], idleSessions: 5, slowReaderBytes: 1 * MiB },
 };
 
-export const USAGE = `Usage: npm run bench -- [--quick | --smoke] [--out FILE]
+export const USAGE = `Usage: npm run bench -- [--quick | --smoke] [--no-vm] [--out FILE]
 
   (none)      the full run: 1 GiB streams, 500 round trips, 100/500/1000 concurrent
-              sessions, a 1 GiB slow reader at 10 MB/s (several minutes)
-  --quick     smaller streams and fewer runs: under two minutes
-  --smoke     a few of everything, for the test suite (figures meaningless)
+              sessions, a 1 GiB slow reader at 10 MB/s (several minutes), and the VM
+              section: the guest booted in QEMU in both image layouts (about a minute)
+  --quick     smaller streams and fewer runs: under three minutes with the VM section
+  --smoke     a few of everything, for the test suite (figures meaningless; no VM section)
+  --no-vm     leave the VM section out
   --out FILE  also write every figure, its ratios and the targets as JSON`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -57,6 +61,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
         quick: { type: 'boolean', default: false },
         smoke: { type: 'boolean', default: false },
         out: { type: 'string' },
+        'no-vm': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -68,5 +73,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (parsed.values.help) return 'help';
   // --smoke wins over --quick: the test passes both so that the runner stays small.
   const mode: BenchMode = parsed.values.smoke ? 'smoke' : parsed.values.quick ? 'quick' : 'full';
-  return { mode, sizes: SIZES[mode], out: parsed.values.out };
+  const skipVm = mode === 'smoke' ? '--smoke (npm run test:vm boots the same guests)' : parsed.values['no-vm'] ? '--no-vm' : undefined;
+  return { mode, sizes: SIZES[mode], out: parsed.values.out, skipVm };
 }

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstanceRegistry } from '../src/host/registry/InstanceRegistry.js';
-import { signDevelopmentToken } from '../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../src/host/server/TokenSigner.js';
 import { NodeProcess } from './NodeProcess.js';
 import { bundleAgent } from '../src/host/initrd/AgentBundle.js';
+import { AGENT_BUNDLE_NAME } from '../src/host/initrd/ImageLayout.js';
 import { compiled, DIST, PROJECT } from './paths.js';
 
 /**
@@ -18,7 +19,7 @@ import { compiled, DIST, PROJECT } from './paths.js';
  */
 async function writeAgentBundle(): Promise<string> {
   const bundle = await bundleAgent({ entry: join(PROJECT, 'src', 'guest', 'main.ts'), workingDirectory: PROJECT });
-  const path = join(DIST, 'bench', 'agent.bundle.mjs');
+  const path = join(DIST, 'bench', AGENT_BUNDLE_NAME);
   writeFileSync(path, bundle.code);
   return path;
 }

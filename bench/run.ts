@@ -1,6 +1,7 @@
-// npm run bench [-- --quick | --smoke] [--out FILE]: latency, throughput, concurrency and
-// memory of hypeman-exec through the API server and through the library, beside the floors
-// and the gRPC baseline, measured in one run on compiled code. See README "Benchmarks".
+// npm run bench [-- --quick | --smoke] [--no-vm] [--out FILE]: latency, throughput,
+// concurrency and memory of hypeman-exec through the API server and through the library,
+// beside the floors and the gRPC baseline, measured in one run on compiled code; then the
+// guest in a real VM (boot, RAM, agent start, image sizes). See README "Benchmarks".
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { BenchStack, GRPC_PORT, INSTANCE } from './BenchStack.js';
@@ -18,6 +19,7 @@ import { type Figure, Figures, type Report } from './report/Report.js';
 import { renderTable } from './report/table.js';
 import { judgeTargets } from './report/targets.js';
 import { type Samples, latencyStats, megabytesPerSecond } from './stats.js';
+import { judgeVmTargets, measureVm } from './vm/vmSection.js';
 
 const SLOW_READER_RATE = 10e6;
 const PATHS: PathName[] = ['library', 'api'];
@@ -142,6 +144,8 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await stack.stop();
   }
+  // Last, on its own: the guests take the machine's CPU while they run.
+  const vm = await measureVm(figures, progress, options.skipVm);
   figures.computeRatios();
   const report: Report = {
     mode: options.mode,
@@ -149,7 +153,8 @@ async function main(argv: string[]): Promise<number> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${type()} ${release()}`, node: process.version },
     seconds: (performance.now() - t0) / 1000,
     figures: figures.list,
-    targets: judgeTargets(figures, Math.max(...options.sizes.concurrency)),
+    targets: [...judgeTargets(figures, Math.max(...options.sizes.concurrency)), ...judgeVmTargets(vm)],
+    skipped: vm.skipped ? { VM: vm.skipped } : {},
   };
   process.stdout.write(`${renderTable(report)}\n\n${report.mode} run, ${report.seconds.toFixed(0)} s, ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.date}\n\n`);
   if (options.out) writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -14,6 +14,8 @@ export interface Figure {
   /** The headline: p50 for latencies, MB/s for streams, KiB or MiB for memory; null when not measured. */
   value: number | null;
   latency?: LatencyStats;
+  /** The value's components, shown beside it (e.g. the phases of a boot), in the value's unit. */
+  parts?: Record<string, number>;
   /** Anything else worth keeping (bytes moved, failures, per-component figures…). */
   detail?: Record<string, unknown>;
   /** Why the value is null, or what to know about it. */
@@ -41,6 +43,8 @@ export interface Report {
   seconds: number;
   figures: Figure[];
   targets: Target[];
+  /** Sections not measured in this run, and why (e.g. no QEMU for the VM section). */
+  skipped: Record<string, string>;
 }
 
 export class Figures {

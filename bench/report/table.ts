@@ -14,7 +14,8 @@ function valueText(f: Figure): string {
     return `${f.value}/${d.sessions} ok, ${d.failures} failed, start p99 ${num(d.startP99, 'ms')} ms`;
   }
   if (f.latency) return `p50 ${num(f.latency.p50, 'ms')} · p90 ${num(f.latency.p90, 'ms')} · p99 ${num(f.latency.p99, 'ms')} ms (n=${f.latency.n})`;
-  return `${num(f.value, f.unit)} ${f.unit}`;
+  const parts = Object.entries(f.parts ?? {}).map(([name, n]) => `${name} ${num(n, f.unit)}`);
+  return `${num(f.value, f.unit)} ${f.unit}${parts.length > 0 ? ` (${parts.join(' · ')})` : ''}`;
 }
 
 const ratio = (r: number | undefined) => (r === undefined ? '' : `${r.toFixed(2)}×`);
@@ -32,6 +33,7 @@ export function renderTable(report: Report): string {
     '| target | measured | |',
     '| --- | --- | --- |',
     ...report.targets.map((t) => `| ${t.name} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'met' : '**missed**'} |`),
+    ...Object.entries(report.skipped).flatMap(([section, why]) => ['', `${section} section skipped: ${why}`]),
   ];
   return lines.join('\n');
 }

@@ -1,8 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
-import yargs from 'yargs';
+import { parseArgs } from 'node:util';
 import { SHUTDOWN_GRACE_MS } from './AgentServer.js';
 import { AgentStartError } from './errors.js';
-import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from './ListenAddress.js';
+import { DEFAULT_LISTEN, parseListenAddress, type ListenAddress } from './listen/ListenAddress.js';
 
 export interface AgentOptions {
   readonly listen: readonly ListenAddress[];
@@ -36,61 +36,101 @@ function parseEnvEntry(entry: string): [string, string] {
   return [entry.slice(0, eq), entry.slice(eq + 1)];
 }
 
-function list(value: unknown): string[] {
-  return value === undefined ? [] : ([] as unknown[]).concat(value).map(String);
+/** The options, as --help lists them: [flag, argument, what it does]. */
+const OPTIONS_HELP: readonly (readonly [string, string, string])[] = [
+  ['--listen', 'ADDRESS', `where to accept sessions: vsock:PORT (any CID), unix:PATH or tcp:127.0.0.1:PORT (loopback only); repeatable (default ${DEFAULT_LISTEN})`],
+  ['--root', 'DIR', "the container's root directory; commands are chrooted into it (default /)"],
+  ['--max-sessions', 'N', `sessions served at once; more get TOO_MANY_SESSIONS (default ${DEFAULT_MAX_SESSIONS})`],
+  ['--default-cwd', 'DIR', "working directory of a request that names none (the container's; default /)"],
+  ['--env', 'NAME=VALUE', "a variable of the container's environment, given to every command under the request's own; repeatable"],
+  ['--log-level', 'LEVEL', `${LOG_LEVELS.join(', ')} (default info)`],
+  ['--spawn-helper', 'PATH', 'path of hypeman-exec-spawn (default: beside the agent, or build/guest/ of the checkout)'],
+  ['--vsock-wait', 'SECONDS', `how long to keep retrying a vsock listen: the device can appear late in boot (default ${DEFAULT_VSOCK_WAIT_SECONDS})`],
+  ['--start-timeout', 'SECONDS', `how long a connection has to send its ExecStart; a silent one gets START_TIMEOUT and is closed, so it cannot hold a session slot (default ${DEFAULT_START_TIMEOUT_SECONDS})`],
+  ['-h, --help', '', 'show this help and exit'],
+];
+
+const HELP_COLUMNS = 100;
+
+/** Splits `text` into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }
 
-/** Parses the agent's command line; `{exit, output}` for --help. Throws AgentStartError. */
+export function agentUsage(): string {
+  const rows = OPTIONS_HELP.map(([flag, arg]) => `  ${flag}${arg ? ` ${arg}` : ''}`);
+  const width = Math.max(...rows.map((r) => r.length)) + 2;
+  const lines = OPTIONS_HELP.map(([, , what], i) => `${rows[i].padEnd(width)}${wrap(what, HELP_COLUMNS - width).join(`\n${' '.repeat(width)}`)}`);
+  return `Usage: hypeman-exec-agent [options]
+
+The hypeman-exec guest agent: runs commands for exec sessions inside a microVM.
+
+Options:
+${lines.join('\n')}
+
+${EPILOGUE}`;
+}
+
+/**
+ * Parses the agent's command line; `{exit, output}` for --help. Throws AgentStartError.
+ * node:util's parseArgs, not yargs: the agent starts in every VM, and yargs (with the
+ * terminal-width code it loads) was a third of its start-up time.
+ */
 export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | { exit: number; output: string }> {
-  let helpOutput = '';
-  const parser = yargs(argv)
-    .scriptName('hypeman-exec-agent')
-    .usage('Usage: $0 [options]\n\nThe hypeman-exec guest agent: runs commands for exec sessions inside a microVM.')
-    .option('listen', { type: 'string', requiresArg: true, description: `where to accept sessions: vsock:PORT (any CID), unix:PATH or tcp:127.0.0.1:PORT (loopback only); repeatable (default ${DEFAULT_LISTEN})` })
-    .option('root', { type: 'string', default: '/', requiresArg: true, description: "the container's root directory; commands are chrooted into it" })
-    .option('max-sessions', { type: 'number', default: DEFAULT_MAX_SESSIONS, requiresArg: true, description: 'sessions served at once; more get TOO_MANY_SESSIONS' })
-    .option('default-cwd', { type: 'string', default: '/', requiresArg: true, description: 'working directory of a request that names none (the container\'s)' })
-    .option('env', { type: 'string', requiresArg: true, description: "NAME=value of the container's environment, given to every command under the request's own; repeatable" })
-    .option('log-level', { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'log level' })
-    .option('spawn-helper', { type: 'string', requiresArg: true, description: 'path of hypeman-exec-spawn (default: beside the agent, or build/guest/ of the checkout)' })
-    .option('vsock-wait', { type: 'number', default: DEFAULT_VSOCK_WAIT_SECONDS, requiresArg: true, description: 'seconds to keep retrying a vsock listen (the device can appear late in boot)' })
-    .option('start-timeout', { type: 'number', default: DEFAULT_START_TIMEOUT_SECONDS, requiresArg: true, description: 'seconds a connection has to send its ExecStart; a silent one gets START_TIMEOUT and is closed, so it cannot hold a session slot' })
-    .epilogue(EPILOGUE)
-    .help('help')
-    .alias('help', 'h')
-    .version(false)
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .strict()
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new AgentStartError('INVALID_OPTION', `${message}; see --help`);
-    });
+  let args;
+  try {
+    ({ values: args } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string', multiple: true },
+        root: { type: 'string', default: '/' },
+        'max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
+        'default-cwd': { type: 'string', default: '/' },
+        env: { type: 'string', multiple: true },
+        'log-level': { type: 'string', default: 'info' },
+        'spawn-helper': { type: 'string' },
+        'vsock-wait': { type: 'string', default: String(DEFAULT_VSOCK_WAIT_SECONDS) },
+        'start-timeout': { type: 'string', default: String(DEFAULT_START_TIMEOUT_SECONDS) },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new AgentStartError('INVALID_OPTION', `${(error as Error).message}; see --help`);
+  }
+  if (args.help) return { exit: 0, output: agentUsage() };
 
-  const args = await parser.parseAsync(argv, {}, (error, _parsed, output) => {
-    if (!error && output) helpOutput = output;
-  });
-  if (helpOutput) return { exit: 0, output: helpOutput };
-
-  const listen = list(args.listen);
-  const maxSessions = Number(args.maxSessions);
-  if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new AgentStartError('INVALID_OPTION', `--max-sessions must be a whole number ≥ 1, got ${args.maxSessions}`);
-  const vsockWait = Number(args.vsockWait);
-  if (!Number.isFinite(vsockWait) || vsockWait < 0) throw new AgentStartError('INVALID_OPTION', `--vsock-wait must be a number of seconds ≥ 0, got ${args.vsockWait}`);
-  const startTimeout = Number(args.startTimeout);
-  if (!Number.isFinite(startTimeout) || startTimeout <= 0) throw new AgentStartError('INVALID_OPTION', `--start-timeout must be a number of seconds > 0, got ${args.startTimeout}`);
-  const defaultCwd = String(args.defaultCwd);
+  const maxSessions = Number(args['max-sessions']);
+  if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new AgentStartError('INVALID_OPTION', `--max-sessions must be a whole number ≥ 1, got ${args['max-sessions']}`);
+  const vsockWait = Number(args['vsock-wait']);
+  if (!Number.isFinite(vsockWait) || vsockWait < 0) throw new AgentStartError('INVALID_OPTION', `--vsock-wait must be a number of seconds ≥ 0, got ${args['vsock-wait']}`);
+  const startTimeout = Number(args['start-timeout']);
+  if (!Number.isFinite(startTimeout) || startTimeout <= 0) throw new AgentStartError('INVALID_OPTION', `--start-timeout must be a number of seconds > 0, got ${args['start-timeout']}`);
+  const defaultCwd = args['default-cwd'];
   if (!isAbsolute(defaultCwd)) throw new AgentStartError('INVALID_OPTION', `--default-cwd must be an absolute path inside the container, got ${JSON.stringify(defaultCwd)}`);
+  const logLevel = args['log-level'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new AgentStartError('INVALID_OPTION', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const env: Record<string, string> = Object.create(null);
-  for (const [name, value] of list(args.env).map(parseEnvEntry)) env[name] = value;
+  for (const [name, value] of (args.env ?? []).map(parseEnvEntry)) env[name] = value;
+  const listen = args.listen ?? [];
 
   return {
     listen: (listen.length > 0 ? listen : [DEFAULT_LISTEN]).map(parseListenAddress),
-    root: resolve(String(args.root)),
+    root: resolve(args.root),
     maxSessions,
     defaultCwd,
     env,
-    logLevel: String(args.logLevel),
-    spawnHelper: args.spawnHelper === undefined ? undefined : String(args.spawnHelper),
+    logLevel,
+    spawnHelper: args['spawn-helper'],
     vsockWaitSeconds: vsockWait,
     startTimeoutSeconds: startTimeout,
   };

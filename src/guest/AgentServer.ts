@@ -2,9 +2,9 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
-import { ContainerRoot } from './ContainerRoot.js';
-import { ExecSession, refuseConnection, type SessionContext } from './ExecSession.js';
-import { HelperReportServer } from './HelperReports.js';
+import { ContainerRoot } from './container/ContainerRoot.js';
+import { AgentSession, refuseConnection, type SessionContext } from './session/AgentSession.js';
+import { HelperReportServer } from './command/HelperReports.js';
 
 export interface AgentServerOptions {
   /** The container root commands run in (--root). */
@@ -24,14 +24,14 @@ export const SHUTDOWN_GRACE_MS = 1_000;
 const SHUTDOWN_REAP_MS = 7_000;
 
 /**
- * Serves exec sessions on connections handed to it by the listeners: one ExecSession per
+ * Serves exec sessions on connections handed to it by the listeners: one AgentSession per
  * connection, independent of each other, up to the session limit (spec §9.10).
  */
 export class AgentServer {
   readonly #context: SessionContext;
   readonly #reports: HelperReportServer;
   readonly #maxSessions: number;
-  readonly #sessions = new Set<ExecSession>();
+  readonly #sessions = new Set<AgentSession>();
   readonly #reclaimer = new BufferReclaimer();
   #stopping = false;
 
@@ -64,7 +64,7 @@ export class AgentServer {
       this.#context.log.warn({ limit: this.#maxSessions }, 'session limit reached; refusing a connection');
       return refuseConnection(socket, 'TOO_MANY_SESSIONS', `the agent already runs ${this.#maxSessions} sessions, its limit (--max-sessions); retry later`);
     }
-    const session = new ExecSession(socket, this.#context);
+    const session = new AgentSession(socket, this.#context);
     this.#sessions.add(session);
     this.#reclaimer.start();
     void session.done.then(() => {

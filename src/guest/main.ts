@@ -5,8 +5,8 @@ import { parseAgentOptions } from './AgentCli.js';
 import { createAgentLog } from './AgentLog.js';
 import { AgentServer } from './AgentServer.js';
 import { AgentStartError } from './errors.js';
-import { openListener, type Listener } from './Listeners.js';
-import { locateSpawnHelper } from './SpawnHelper.js';
+import { openListener, type Listener } from './listen/Listeners.js';
+import { locateSpawnHelper } from './command/SpawnHelper.js';
 
 async function main(): Promise<number> {
   let options;

@@ -55,6 +55,8 @@ describe('npm run bench --smoke', () => {
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
       assert.equal(report.targets.length, 5);
+      assert.match(report.skipped.VM, /--smoke/, 'the VM section says why it did not run');
+      assert.match(r.stdout, /^VM section skipped: --smoke/m);
       for (const t of report.targets) assert.ok(t.met === true || t.met === false, `${t.name} judged`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,12 @@
 // Runs the compiled CLI (dist/src/host/cli/main.js, built by `npm test` or `npm run build`)
 // as a real process, against a test stack in its own process (stackProcess.ts).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StackProcess } from './stackProcess.js';
+import { after, before } from 'node:test';
+import { processesWithEnvironment, waitUntil } from '../guest/agentProcess.js';
+import { startStackProcess, type StackProcess } from './stackProcess.js';
 
 const PROJECT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(PROJECT, 'dist/src/host/cli/main.js');
@@ -12,6 +15,19 @@ const HANG_GUARD_MS = 60_000;
 
 export function requireBuiltCli(): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+}
+
+/** A stack process for the tests of a file (started before them, stopped after), and the CLI's environment for it. */
+export function useStackProcess(): { readonly stack: StackProcess; readonly env: NodeJS.ProcessEnv } {
+  const target = {} as { stack: StackProcess; env: NodeJS.ProcessEnv };
+  before(async () => {
+    target.stack = await startStackProcess();
+    target.env = stackEnv(target.stack);
+  });
+  after(async () => {
+    await target.stack?.stop();
+  });
+  return target;
 }
 
 /** The environment that points the CLI at a stack: its API URL and a valid token. */
@@ -63,4 +79,24 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, input: Buffer | s
   const p = new CliProcess(args, env);
   p.child.stdin.end(input);
   return p.done;
+}
+
+/** A `NAME=value` to pass with -e, by which the remote command's processes are found. */
+export function processMarker(): string {
+  return `HYPEMAN_TEST_MARK=${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * After the CLI has ended a session: the API server holds no session any more and no
+ * process of the command (found by its marker, orphans included) is left.
+ */
+export async function waitUntilSessionGone(stack: StackProcess, marker: string): Promise<void> {
+  const deadline = Date.now() + 20_000; // hang guard
+  let sessions: number;
+  while ((sessions = await stack.sessions()) !== 0) {
+    if (Date.now() > deadline) throw new Error(`the API server still holds ${sessions} session(s)`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // SIGHUP ends these commands at once; SIGKILL would follow 5 s later (spec §9.9).
+  await waitUntil(() => processesWithEnvironment(marker).length === 0, `no process with ${marker} is left`);
 }

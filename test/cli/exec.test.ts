@@ -4,26 +4,17 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { waitUntil } from '../guest/agentProcess.js';
-import { CliProcess, runCli, stackEnv } from './cliProcess.js';
-import { startStackProcess, type StackProcess } from './stackProcess.js';
+import { CliProcess, processMarker, runCli, stackEnv, useStackProcess, waitUntilSessionGone } from './cliProcess.js';
 
-let stack: StackProcess;
-let env: NodeJS.ProcessEnv;
-before(async () => {
-  stack = await startStackProcess();
-  env = stackEnv(stack);
-});
-after(async () => {
-  await stack.stop();
-});
+const target = useStackProcess();
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('hypeman-exec: pipes and exit statuses', () => {
   it('pipes stdin through the command and closes it at EOF (echo hi | hypeman-exec web cat)', async () => {
-    const r = await runCli(['web', 'cat'], env, 'hi\n');
+    const r = await runCli(['web', 'cat'], target.env, 'hi\n');
     assert.equal(r.stdout.toString(), 'hi\n');
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
@@ -31,37 +22,37 @@ describe('hypeman-exec: pipes and exit statuses', () => {
 
   it('brings 4 MiB through cat back byte-identical', async () => {
     const data = randomBytes(4 * 1024 * 1024);
-    const r = await runCli(['web', 'cat'], env, data);
+    const r = await runCli(['web', 'cat'], target.env, data);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, data.length);
     assert.equal(sha256(r.stdout), sha256(data));
   });
 
   it('keeps stderr apart from stdout, and passes the exit status through', async () => {
-    const r = await runCli(['web', 'sh', '-c', 'echo out; echo err >&2; exit 7'], env);
+    const r = await runCli(['web', 'sh', '-c', 'echo out; echo err >&2; exit 7'], target.env);
     assert.equal(r.stdout.toString(), 'out\n');
     assert.equal(r.stderr, 'err\n');
     assert.equal(r.status, 7);
   });
 
   it('exits 127 for a command that does not exist', async () => {
-    const r = await runCli(['web', 'no-such-command-here'], env);
+    const r = await runCli(['web', 'no-such-command-here'], target.env);
     assert.equal(r.status, 127);
     assert.match(r.stderr, /no-such-command-here/);
   });
 
   it('exits 128+N when the command dies of signal N', async () => {
-    const r = await runCli(['web', 'sh', '-c', 'kill -TERM $$'], env);
+    const r = await runCli(['web', 'sh', '-c', 'kill -TERM $$'], target.env);
     assert.equal(r.status, 143);
   });
 
   it('exits 124 when --timeout kills the command', async () => {
-    const r = await runCli(['--timeout', '1', 'web', 'sleep', '30'], env);
+    const r = await runCli(['--timeout', '1', 'web', 'sleep', '30'], target.env);
     assert.equal(r.status, 124);
   });
 
   it('keeps the command\'s own arguments as typed, options and leading zeros included', async () => {
-    const r = await runCli(['web', '--', 'printf', '%s|', '007', '-n', '--x'], env);
+    const r = await runCli(['web', '--', 'printf', '%s|', '007', '-n', '--x'], target.env);
     assert.equal(r.stdout.toString(), '007|-n|--x|');
     assert.equal(r.status, 0);
   });
@@ -69,14 +60,14 @@ describe('hypeman-exec: pipes and exit statuses', () => {
   it('sets -e NAME=value, copies a bare -e NAME from the local environment, and runs in -w', async () => {
     const r = await runCli(
       ['-e', 'GREETING=hello world', '-e', 'LOCAL_ONLY', '-e', 'UNSET_HERE', '-w', '/tmp', 'web', 'sh', '-c', 'echo "$GREETING|$LOCAL_ONLY|${UNSET_HERE-unset}"; pwd'],
-      stackEnv(stack, { LOCAL_ONLY: 'from-here' }),
+      stackEnv(target.stack, { LOCAL_ONLY: 'from-here' }),
     );
     assert.equal(r.stdout.toString(), 'hello world|from-here|unset\n/tmp\n');
     assert.equal(r.status, 0, r.stderr);
   });
 
   it('closes the command\'s stdin at once with --no-stdin, even while local stdin stays open', async () => {
-    const p = new CliProcess(['--no-stdin', 'web', 'sh', '-c', 'cat; echo eof'], env);
+    const p = new CliProcess(['--no-stdin', 'web', 'sh', '-c', 'cat; echo eof'], target.env);
     const r = await p.done;
     p.child.stdin.destroy();
     assert.equal(r.stdout.toString(), 'eof\n', `status ${r.status}, stderr ${r.stderr}`);
@@ -84,7 +75,7 @@ describe('hypeman-exec: pipes and exit statuses', () => {
   });
 
   it('exits 141 without a crash when the local stdout is closed (hypeman-exec web yes | head -1)', async () => {
-    const p = new CliProcess(['web', 'yes'], env);
+    const p = new CliProcess(['web', 'yes'], target.env);
     p.child.stdin.end();
     await new Promise((resolve) => p.child.stdout.once('data', resolve));
     p.child.stdout.destroy();
@@ -96,7 +87,7 @@ describe('hypeman-exec: pipes and exit statuses', () => {
 
 describe('hypeman-exec: signals', () => {
   it('forwards Ctrl-C (SIGINT) to the command', async () => {
-    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-int; exit 3" INT; echo ready; while :; do sleep 0.05; done'], env);
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-int; exit 3" INT; echo ready; while :; do sleep 0.05; done'], target.env);
     await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
     p.child.kill('SIGINT');
     const r = await p.done;
@@ -105,7 +96,7 @@ describe('hypeman-exec: signals', () => {
   });
 
   it('forwards SIGTERM to the command', async () => {
-    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], env);
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 0.05; done'], target.env);
     await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
     p.child.kill('SIGTERM');
     const r = await p.done;
@@ -113,9 +104,64 @@ describe('hypeman-exec: signals', () => {
     assert.equal(r.status, 5);
   });
 
+  /** Sends `signal` to the CLI once the command has printed ready; how long the CLI took to exit after it. */
+  async function signalWhenReady(p: CliProcess, signal: NodeJS.Signals): Promise<number> {
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    const sent = performance.now();
+    p.child.kill(signal);
+    await p.done;
+    return performance.now() - sent;
+  }
+
+  it('SIGTERM that the command ignores: forwarded, then the session is hung up; 143 within 2 s, nothing left behind', async () => {
+    const mark = processMarker();
+    const p = new CliProcess(['-e', mark, 'web', 'sh', '-c', 'trap "" TERM; echo ready; sleep 100'], target.env);
+    const ms = await signalWhenReady(p, 'SIGTERM');
+    const r = await p.done;
+    assert.equal(r.status, 143, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+    await waitUntilSessionGone(target.stack, mark);
+  });
+
+  it('SIGTERM reaches the command before the hang-up (a trap that carries on)', async () => {
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.05; done'], target.env);
+    const ms = await signalWhenReady(p, 'SIGTERM');
+    const r = await p.done;
+    assert.equal(r.stdout.toString(), 'ready\ngot-term\n');
+    assert.equal(r.status, 143);
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+  });
+
+  it('SIGHUP hangs the session up at once: 129, nothing left behind', async () => {
+    const mark = processMarker();
+    const p = new CliProcess(['-e', mark, 'web', 'sh', '-c', 'trap "" TERM INT; echo ready; sleep 100'], target.env);
+    const ms = await signalWhenReady(p, 'SIGHUP');
+    const r = await p.done;
+    assert.equal(r.status, 129, r.stderr);
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+    await waitUntilSessionGone(target.stack, mark);
+  });
+
+  it('a second Ctrl-C, however late, ends a command that ignores it: 130 within 2 s, nothing left behind', async () => {
+    const mark = processMarker();
+    const p = new CliProcess(['-e', mark, 'web', 'sh', '-c', 'trap "echo int" INT; echo ready; while :; do sleep 0.05; done'], target.env);
+    await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
+    p.child.kill('SIGINT');
+    await waitUntil(() => p.stdoutText.includes('int\n'), 'the command to get the first Ctrl-C');
+    // Well past the one-second window the CLI once had for a second Ctrl-C.
+    await new Promise((r) => setTimeout(r, 1500));
+    const ms = await signalWhenReady(p, 'SIGINT');
+    const r = await p.done;
+    assert.equal(r.status, 130);
+    assert.match(r.stdout.toString(), /^ready\nint\nint\n$/);
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+    await waitUntilSessionGone(target.stack, mark);
+  });
+
   it('gives up with 130 on a second Ctrl-C soon after the first', async () => {
     // The command notes each SIGINT and never exits by itself: only giving up ends the CLI.
-    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo int" INT; echo ready; while :; do sleep 0.05; done'], env);
+    const p = new CliProcess(['web', 'sh', '-c', 'trap "echo int" INT; echo ready; while :; do sleep 0.05; done'], target.env);
     await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
     let sent = 0;
     const exited = p.done.then(() => true);
@@ -139,28 +185,28 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
   };
 
   it('token rejected', async () => {
-    const r = await runCli(['--token', 'not-a-token', 'web', 'true'], env);
+    const r = await runCli(['--token', 'not-a-token', 'web', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /rejected the token \(HTTP 401\).*--token or HYPEMAN_TOKEN/);
   });
 
   it('no token at all', async () => {
-    const r = await runCli(['web', 'true'], { ...env, HYPEMAN_TOKEN: '' });
+    const r = await runCli(['web', 'true'], { ...target.env, HYPEMAN_TOKEN: '' });
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /rejected the token \(HTTP 401\)/);
   });
 
   it('no such instance', async () => {
-    const r = await runCli(['nope', 'true'], env);
+    const r = await runCli(['nope', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /no such instance: nope \(HTTP 404\)/);
   });
 
   it('instance not running (409)', async () => {
-    const r = await runCli(['old', 'true'], env);
+    const r = await runCli(['old', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /instance old is not running \(HTTP 409\).*stopped/);
@@ -175,35 +221,35 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
       });
     });
     const url = `http://127.0.0.1:${port}`;
-    const r = await runCli(['--api-url', url, 'web', 'true'], env);
+    const r = await runCli(['--api-url', url, 'web', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.ok(r.stderr.includes(`cannot reach the API at ${url} (connect ECONNREFUSED`), r.stderr);
   });
 
   it('agent not answering', async () => {
-    const r = await runCli(['db', 'true'], env);
+    const r = await runCli(['db', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /the agent of instance db is not answering: .*--wait-for-agent/);
   });
 
   it('an agent that stops answering mid-session (a frozen VM), found by --keepalive', async () => {
-    const p = new CliProcess(['--keepalive', '0.3', 'web', 'sh', '-c', 'echo ready; exec sleep 30'], env);
+    const p = new CliProcess(['--keepalive', '0.3', 'web', 'sh', '-c', 'echo ready; exec sleep 30'], target.env);
     await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
-    process.kill(stack.agentPid, 'SIGSTOP');
+    process.kill(target.stack.agentPid, 'SIGSTOP');
     try {
       const r = await p.done;
       assert.equal(r.status, 255);
       oneLine(r.stderr);
       assert.match(r.stderr, /the agent of instance web is not answering: /);
     } finally {
-      process.kill(stack.agentPid, 'SIGCONT');
+      process.kill(target.stack.agentPid, 'SIGCONT');
     }
   });
 
   it('a bad option, with a hint at --help', async () => {
-    const r = await runCli(['--bogus', 'web', 'true'], env);
+    const r = await runCli(['--bogus', 'web', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /Unknown argument: bogus \(see hypeman-exec --help\)/);
@@ -214,25 +260,25 @@ describe('hypeman-exec: --help and --version', () => {
   it('--version prints the package version', async () => {
     // Read, not imported: an import would make tsc copy package.json into dist/.
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    const r = await runCli(['--version'], env);
+    const r = await runCli(['--version'], target.env);
     assert.equal(r.stdout.toString(), `${version}\n`);
     assert.equal(r.status, 0);
   });
 
   it('--help shows usage, examples and exit statuses, and never the token', async () => {
-    const r = await runCli(['--help'], env);
+    const r = await runCli(['--help'], target.env);
     const text = r.stdout.toString();
     assert.equal(r.status, 0);
     assert.match(text, /Usage: hypeman-exec \[options\] <instance> \[--\] \[command\.\.\.\]/);
     assert.match(text, /Examples:/);
     assert.match(text, /Exit status:/);
-    assert.ok(!text.includes(stack.token), 'the token from HYPEMAN_TOKEN must not be printed');
+    assert.ok(!text.includes(target.stack.token), 'the token from HYPEMAN_TOKEN must not be printed');
   });
 
   it('the README\'s CLI section names exactly the flags --help names', async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('\n## CLI\n'), readme.indexOf('\n## ', readme.indexOf('\n## CLI\n') + 1));
-    const help = (await runCli(['--help'], env)).stdout.toString();
+    const help = (await runCli(['--help'], target.env)).stdout.toString();
     const flags = (text: string) => new Set(text.match(/--[a-z][a-z0-9-]*/g) ?? []);
     assert.deepEqual([...flags(section)].sort(), [...flags(help)].sort());
   });

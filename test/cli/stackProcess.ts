@@ -11,6 +11,8 @@ export interface StackProcess {
   agentPid: number;
   /** What the stack wrote on stderr. */
   log(): string;
+  /** Sessions the API server holds now (its /healthz). */
+  sessions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,10 @@ export async function startStackProcess(nodeOptions: string[] = []): Promise<Sta
     token,
     agentPid,
     log: () => stderr,
+    async sessions() {
+      const res = await fetch(`${url.replace(/^ws:/, 'http:')}/healthz`);
+      return ((await res.json()) as { sessions: number }).sessions;
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;

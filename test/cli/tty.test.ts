@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pty from 'node-pty';
-import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
-import { CLI, requireBuiltCli, stackEnv } from './cliProcess.js';
+import { descendantsOf, processExists, waitUntil } from '../guest/agentProcess.js';
+import { CLI, processMarker, requireBuiltCli, stackEnv, waitUntilSessionGone } from './cliProcess.js';
 import { startStackProcess, type StackProcess } from './stackProcess.js';
 
 let stack: StackProcess;
@@ -127,6 +127,23 @@ describe('hypeman-exec -it under a pseudo-terminal', () => {
     const r = await t.finish();
     assert.equal(r.status, 129);
     assert.equal(r.after, r.before, 'the local terminal mode is restored');
+  });
+
+  it('ends on SIGTERM within 2 s though the interactive shell ignores it: 143, terminal restored, nothing left behind', async () => {
+    const mark = processMarker();
+    const t = new Terminal(['-it', '-e', 'PS1', '-e', mark, 'web', 'sh']);
+    await t.expect(/remote\$ /);
+    const pid = t.cliPid();
+    const sent = performance.now();
+    process.kill(pid, 'SIGTERM');
+    // The CLI's own end, not the local shell's work after it (stty, under load).
+    await waitUntil(() => !processExists(pid), 'the CLI to exit');
+    const ms = performance.now() - sent;
+    const r = await t.finish();
+    assert.equal(r.status, 143);
+    assert.ok(ms < 2000, `the CLI took ${Math.round(ms)} ms to exit`);
+    assert.equal(r.after, r.before, 'the local terminal mode is restored');
+    await waitUntilSessionGone(stack, mark);
   });
 
   it('restores the terminal when the session fails (the API server shuts down mid-session)', async () => {

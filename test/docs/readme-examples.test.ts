@@ -167,6 +167,16 @@ describe('README Configuration matches --help', () => {
     for (const flag of helpFlags) if (flag !== '--help') assert.ok(documented.has(flag), `the agent's ${flag} is not in README's Guest agent section`);
   });
 
+  it('the Tokens section names exactly the token command\'s flags and environment variables', async () => {
+    const r = await run(['--import', 'tsx', 'src/host/server/main.ts', 'token', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    const documented = section('Tokens');
+    const helpFlags = flagsIn(r.stdout);
+    for (const flag of flagsIn(documented)) assert.ok(helpFlags.has(flag), `README documents ${flag}, which the token command does not have`);
+    for (const flag of helpFlags) if (flag !== '--help') assert.ok(flagsIn(documented).has(flag), `the token command's ${flag} is not in README's Tokens section`);
+    assert.deepEqual([...envIn(documented)].sort(), [...envIn(r.stdout)].sort());
+  });
+
   it('the init parameters listed in the hypervisor section are /init\'s, with its defaults', () => {
     const text = section('Running with Cloud Hypervisor');
     const listed = Object.fromEntries([...text.matchAll(/`(HYPEMAN_[A-Z_]+)=([^`]*)`/g)].map((m) => [m[1], m[2]]));

@@ -125,6 +125,20 @@ export function descendantsOf(pid: number): number[] {
   return out;
 }
 
+/** Processes (zombies included) whose environment holds `entry` (`NAME=value`), by pid. */
+export function processesWithEnvironment(entry: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(entry)) out.push(Number(name));
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
 /** True while /proc has the process, zombies included (a zombie is not reaped yet). */
 export function processExists(pid: number): boolean {
   return existsSync(`/proc/${pid}`);

@@ -97,6 +97,38 @@ describe('terminal sessions', () => {
     assert.equal(r.stdout.toString(), 'ready\r\npartial <eof>\r\n');
   });
 
+  it('StdinClose reaches a reader that turns the terminal raw after the ^D arrived (a line editor starting)', async () => {
+    // The ^D arrives while the terminal is canonical; `stty raw` then turns that end-of-file
+    // mark into a NUL byte (the kernel's n_tty). The helper finds it read and asks for
+    // another ^D, which the raw reader gets as a byte: what a line editor takes as end of file.
+    const c = await tty(['sh', '-c', 'stty -echo; echo ready; sleep 0.3; stty raw; head -c 2 | od -An -tx1; stty -raw']);
+    await c.waitForStdout('ready');
+    c.closeStdin();
+    const r = await c.finish();
+    c.destroy();
+    assert.match(r.stdout.toString(), /ready\r\n 00 04\r?\n/);
+  });
+
+  it('after StdinClose every canonical read finds end of file, as with a pipe', async () => {
+    const c = await tty(['sh', '-c', 'stty -echo; echo ready; cat; echo one; cat; echo two']);
+    await c.waitForStdout('ready');
+    c.send(stdin('a\n'));
+    c.closeStdin();
+    const r = await c.finish();
+    c.destroy();
+    assert.equal(r.stdout.toString(), 'ready\r\na\r\none\r\ntwo\r\n');
+    assert.equal(r.exit!.code, 0);
+  });
+
+  it('a program that keeps the terminal raw gets at most three ^Ds after StdinClose', async () => {
+    const c = await tty(['sh', '-c', 'stty raw -echo; echo ready; timeout --foreground 2 dd bs=1 count=10 2>/dev/null | od -An -tx1; stty -raw']);
+    await c.waitForStdout('ready');
+    c.closeStdin();
+    const r = await c.finish();
+    c.destroy();
+    assert.match(r.stdout.toString(), /ready\r?\n 04 04 04\r?\n/);
+  });
+
   it('a Signal goes to the foreground process group: SIGINT ends sleep', async () => {
     const c = await tty(['sleep', '60']);
     await c.waitFor(isStarted);

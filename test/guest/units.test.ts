@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ExitKind } from '../../src/wire/index.js';
-import { commandEnvironment } from '../../src/guest/CommandEnvironment.js';
-import { ContainerRoot } from '../../src/guest/ContainerRoot.js';
+import { commandEnvironment } from '../../src/guest/command/CommandEnvironment.js';
+import { ContainerRoot } from '../../src/guest/container/ContainerRoot.js';
 import { SessionError } from '../../src/guest/errors.js';
-import { classifyFailure, exitRecord } from '../../src/guest/ExitStatus.js';
-import { parseHelperReport, type HelperReport } from '../../src/guest/HelperReports.js';
-import { parseListenAddress } from '../../src/guest/ListenAddress.js';
-import { spawnHelperArguments } from '../../src/guest/SpawnHelper.js';
-import { UserDatabase, parseGroup, parsePasswd } from '../../src/guest/UserDatabase.js';
+import { classifyFailure, exitRecord } from '../../src/guest/command/ExitStatus.js';
+import { parseHelperReport, type HelperReport } from '../../src/guest/command/HelperReports.js';
+import { parseListenAddress } from '../../src/guest/listen/ListenAddress.js';
+import { spawnHelperArguments } from '../../src/guest/command/SpawnHelper.js';
+import { UserDatabase, parseGroup, parsePasswd } from '../../src/guest/container/UserDatabase.js';
 
 describe('parseListenAddress', () => {
   it('parses the three kinds', () => {
@@ -104,6 +104,8 @@ describe("the helper's report lines", () => {
       ['failed exec 2 1 No such file or directory', { kind: 'failed', stage: 'exec', errno: 2, fileExists: true, text: 'No such file or directory' }],
       ['failed cwd 13 0 Permission denied', { kind: 'failed', stage: 'cwd', errno: 13, fileExists: false, text: 'Permission denied' }],
       ['failed elsewhere 1 0 x', null],
+      ['type-eof', { kind: 'type-eof' }],
+      ['type-eof 4', null],
       ['started -1', null],
       ['started', null],
       ['hello token', null],

@@ -132,15 +132,25 @@ if (settings.exitFirst && starts === 1) process.exit(3);
 pino({ base: null }, pino.destination(2)).info({ starts }, 'stand-in agent up');
 const addonPath = process.env.HYPEMAN_VSOCK_ADDON;
 const addon = addonPath ? typeof createRequire(import.meta.url)(addonPath) : null;
-const term = pty.spawn('/bin/sh', ['-c', 'echo pty-ok; tty; stty size'], { cols: 91, rows: 17 });
+// The shell waits once it has printed: node-pty may report the exit before the last output
+// (its reader stops at the hang-up), so the report waits for the output instead.
+const term = pty.spawn('/bin/sh', ['-c', 'echo pty-ok; tty; stty size; exec sleep 30'], { cols: 91, rows: 17 });
 let output = '';
-term.onData((d) => (output += d));
-term.onExit(({ exitCode }) => {
-  const result = { argv: process.argv.slice(2), node: process.version, pid: process.pid, starts, env: process.env, addon, pty: { output, exitCode } };
+let reported = false;
+const report = () => {
+  if (reported) return;
+  reported = true;
+  const result = { argv: process.argv.slice(2), node: process.version, pid: process.pid, starts, env: process.env, addon, pty: { output } };
   if (existsSync('/tmp')) writeFileSync('/tmp/agent-result.json', JSON.stringify(result));
   console.log('STAND-IN ' + JSON.stringify(result));
+  term.kill('SIGKILL');
   if (!settings.stay) process.exit(0);
+};
+term.onData((d) => {
+  output += d;
+  if (/\\d+ \\d+\\r\\n/.test(output)) report();
 });
+setTimeout(report, 10_000);
 setInterval(() => {}, 60_000);
 `;
 

@@ -13,7 +13,7 @@ import {
   imageEntries,
   InitrdError,
   launcherScript,
-  REQUIRE_BANNER,
+  BUNDLE_BANNER,
   resolveRuntimeDependencies,
   type ImageBuildResult,
 } from '../../src/host/initrd/index.js';
@@ -89,10 +89,11 @@ describe('guest image', () => {
     assert.equal(statSync(join(root, first.layout.launcher)).mode & 0o777, 0o755);
   });
 
-  it('bundles the agent into one ESM file with the createRequire banner and node-pty left outside', async () => {
+  it('bundles the agent into one CommonJS file with node-pty left outside, loaded on first use', async () => {
     const bundle = readFileSync(join(root, first.layout.agentBundle), 'utf8');
-    assert.ok(bundle.startsWith(REQUIRE_BANNER));
-    assert.match(bundle, /from "node-pty"/);
+    assert.ok(bundle.startsWith(BUNDLE_BANNER));
+    assert.match(bundle, /nodePty \?\?= require\("node-pty"\)/);
+    assert.doesNotMatch(bundle, /import\.meta/);
     assert.ok(!bundle.includes(findProjectRoot()), 'no absolute checkout paths in the bundle');
   });
 

@@ -91,7 +91,7 @@ describe('the image runtime in a busybox-only container root', { skip: needsRoot
     assert.equal(result.code, 0, result.stderr);
     const line = result.stdout.split('\n').find((l) => l.startsWith('STAND-IN '));
     assert.ok(line, `the stand-in agent reported: ${result.stdout} ${result.stderr}`);
-    const report = JSON.parse(line.slice('STAND-IN '.length)) as { argv: string[]; node: string; addon: string; pty: { output: string; exitCode: number } };
+    const report = JSON.parse(line.slice('STAND-IN '.length)) as { argv: string[]; node: string; addon: string; pty: { output: string } };
     assert.deepEqual(report.argv, ['--listen', 'vsock:2222', '--root', '/']);
     assert.equal(report.addon, 'object', 'the addon named by HYPEMAN_VSOCK_ADDON loads');
     assert.match(report.pty.output, /pty-ok\r\n\/dev\/pts\/\d+\r\n17 91/, 'PTY with the requested size');

@@ -113,7 +113,7 @@ describe('npm start', { skip: needsRoot }, () => {
       const again = await runCli([INSTANCE, 'true'], { ...second.cliEnv(), HYPEMAN_TOKEN: token });
       assert.equal(again.status, 0, `the first run's token still works (the secret is kept): ${again.stderr}`);
 
-      const agent = descendantsOf(second.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('agent.mjs'));
+      const agent = descendantsOf(second.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('agent.cjs'));
       assert.ok(agent, 'the agent runs under npm start');
       process.kill(agent, 'SIGKILL');
       const registry = new InstanceRegistry(dataDir);

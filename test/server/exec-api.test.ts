@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
 import {
   ExitKind,
   FrameType,
@@ -36,7 +36,7 @@ describe('errors before the upgrade (spec §8.3)', () => {
   });
 
   it('401 without a token, with a bad token, and with an expired token', async () => {
-    for (const token of [undefined, 'garbage', await signDevelopmentToken(SECRET, { sub: 'x' }, '-10s')]) {
+    for (const token of [undefined, 'garbage', await signDevelopmentToken(SECRET, { sub: 'x' }, -10)]) {
       const r = await upgradeRefusal(execUrl(stack.url, 'web', [['command', 'true']]), { token });
       assert.equal(r.status, 401, String(token));
       assert.equal(r.body.code, 'UNAUTHORIZED');

@@ -9,7 +9,8 @@ import { ApiError } from '../../src/host/server/errors.js';
 import { parseJsonRequest, parseQueryRequest, queryHasRequest } from '../../src/host/server/ExecRequestParams.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
 import { parseServerConfig } from '../../src/host/server/ServerConfig.js';
-import { TokenVerifier, mayUseInstance, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
+import { TokenVerifier, mayUseInstance } from '../../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
 
 const SECRET = 'x'.repeat(32);
 const rejects = (code: string) => (e: unknown) => e instanceof ApiError && e.code === code;
@@ -67,7 +68,7 @@ describe('TokenVerifier', () => {
   it('rejects a wrong signature, an expired token, garbage and a missing sub', async () => {
     const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
     await assert.rejects(v.verify(await signDevelopmentToken('y'.repeat(32), { sub: 'a' })), rejects('UNAUTHORIZED'));
-    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' }, '-1s')), rejects('UNAUTHORIZED'));
+    await assert.rejects(v.verify(await signDevelopmentToken(SECRET, { sub: 'a' }, -1)), rejects('UNAUTHORIZED'));
     await assert.rejects(v.verify('not.a.jwt'), rejects('UNAUTHORIZED'));
     const noSub = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
     await assert.rejects(v.verify(noSub), (e: unknown) => rejects('UNAUTHORIZED')(e) && /no "sub" claim/.test((e as Error).message));
@@ -103,7 +104,7 @@ describe('TokenVerifier', () => {
 
   it('remembers a verified token until it expires, and only a verified one', async () => {
     const v = TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET });
-    const token = await signDevelopmentToken(SECRET, { sub: 'carol', instances: ['web'] }, '2s');
+    const token = await signDevelopmentToken(SECRET, { sub: 'carol', instances: ['web'] }, 2);
     assert.equal(v.verifiedBefore(token), undefined);
     assert.deepEqual(await v.verify(token), { subject: 'carol', instances: ['web'] });
     assert.deepEqual(v.verifiedBefore(token), { subject: 'carol', instances: ['web'] });

@@ -12,7 +12,8 @@ import { HostPolicy } from '../../src/host/server/HostPolicy.js';
 import { OriginPolicy } from '../../src/host/server/OriginPolicy.js';
 import type { SessionLimits } from '../../src/host/server/SessionLimits.js';
 import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
-import { TokenVerifier, signDevelopmentToken } from '../../src/host/server/TokenVerifier.js';
+import { TokenVerifier } from '../../src/host/server/TokenVerifier.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
 import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
 import {
   FrameDecoder,
@@ -46,16 +47,19 @@ export interface StackOptions {
   publicHosts?: string[];
   /** False: the server starts as "starting" (as npm start's does until local-1 answers). */
   ready?: boolean;
+  /** Put before every instance id and name (web-id, web, db…): hosts of a fleet own different ones. */
+  instancePrefix?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'hypeman-server-'));
   const agent = await AgentProcess.start();
   const registry = new InstanceRegistry(join(dir, 'data'));
-  const muxPath = join(registry.guestsDir, 'web-id', 'vsock.sock');
-  await registry.put({ id: 'web-id', name: 'web', state: 'running', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
-  await registry.put({ id: 'db-id', name: 'db', state: 'running', hypervisor: 'firecracker', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
-  await registry.put({ id: 'old-id', name: 'old', state: 'stopped', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  const p = options.instancePrefix ?? '';
+  const muxPath = join(registry.guestsDir, `${p}web-id`, 'vsock.sock');
+  await registry.put({ id: `${p}web-id`, name: `${p}web`, state: 'running', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  await registry.put({ id: `${p}db-id`, name: `${p}db`, state: 'running', hypervisor: 'firecracker', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
+  await registry.put({ id: `${p}old-id`, name: `${p}old`, state: 'stopped', hypervisor: 'cloud-hypervisor', vsock: { socket: 'vsock.sock' }, createdAt: new Date().toISOString() });
   // db has a vsock socket path but nothing serves it: its agent is unreachable.
   const mux = new HybridVsockMux({ socketPath: muxPath, ports: { 2222: agent.socketPath } });
   await mux.listen();

@@ -31,12 +31,27 @@
  * agent decides when the session's terminal may go away. It forwards no signals: the agent
  * signals the command's process group itself. It ignores the job-control and hang-up
  * signals a terminal sends its session leader, so it outlives the command and reaps it.
+ *
+ * With --tty it keeps a descriptor of the terminal until the command ends, and takes one
+ * line from the agent while the command runs: "stdin-closed" (the client ended the input).
+ * From then on it looks at the terminal's input queue, and each time the queue is empty
+ * (everything typed has been read) it asks for an end of file with a report line,
+ *
+ *   type-eof                           the agent types VEOF (^D) into the terminal
+ *
+ * paced (5 ms, doubling to 100 ms) and, while the terminal is in raw mode, at most three
+ * times until it is seen canonical again. Why (spec §9.8): a ^D the kernel received in
+ * canonical mode is an end-of-file mark only as long as ICANON stays set; a line editor
+ * that clears ICANON before reading (busybox sh, bash) gets a NUL byte instead and waits
+ * on; a ^D received in raw mode is a plain byte to a canonical reader. Either way what
+ * was typed has been read and the command still runs, so another ^D follows.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -44,11 +59,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -57,6 +74,11 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_GROUPS 65536
+
+/* Pacing of type-eof requests after stdin-closed (see the header comment). */
+#define EOF_FIRST_WAIT_MS 5
+#define EOF_MAX_WAIT_MS 100
+#define EOF_RAW_LIMIT 3
 
 /* Exit codes of the helper itself when it cannot report (seen only in the agent's log). */
 #define EXIT_USAGE 2
@@ -309,6 +331,98 @@ static void report_failure(enum stage stage, int err, int exists) {
   report("failed %s %d %d %s", stage_names[stage], err, exists, strerror(err));
 }
 
+/* After stdin-closed: asks for a ^D whenever everything typed into the terminal has been read. */
+struct eof_keeper {
+  int active;
+  int wait_ms;
+  int canonical; /* the terminal's mode when last seen: 1 canonical, 0 raw, -1 not yet */
+  int raw_requests;
+};
+
+static void keep_eof(struct eof_keeper *k, int tty_fd) {
+  struct termios t;
+  if (tcgetattr(tty_fd, &t) != 0) {
+    k->active = 0; /* hung up: nothing can be typed any more */
+    return;
+  }
+  int canonical = (t.c_lflag & ICANON) != 0;
+  if (canonical != k->canonical) {
+    k->canonical = canonical;
+    k->raw_requests = 0;
+    k->wait_ms = EOF_FIRST_WAIT_MS;
+  }
+  /* POLLIN on the terminal side: a line, a byte or an end-of-file mark is still unread. */
+  struct pollfd p = {.fd = tty_fd, .events = POLLIN};
+  int pending = poll(&p, 1, 0) != 0;
+  if (!pending && (canonical || k->raw_requests < EOF_RAW_LIMIT)) {
+    report("type-eof");
+    if (!canonical) k->raw_requests++;
+  }
+}
+
+/* Takes the agent's lines while the command runs; 0 once the agent closed the socket. */
+static int read_requests(struct eof_keeper *k, char *line, size_t *len, size_t cap) {
+  char buf[256];
+  ssize_t n = read(report_fd, buf, sizeof buf);
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return 0;
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] != '\n') {
+      if (*len < cap - 1) line[(*len)++] = buf[i];
+      continue;
+    }
+    line[*len] = '\0';
+    *len = 0;
+    if (strcmp(line, "stdin-closed") == 0 && !k->active) {
+      k->active = 1;
+      k->wait_ms = EOF_FIRST_WAIT_MS;
+    }
+  }
+  return 1;
+}
+
+/*
+ * Waits for the command while serving the agent's requests (see the header comment).
+ * Returns 1 with the wait status, 0 if the command could not be waited for.
+ */
+static int wait_command(pid_t pid, int tty_fd, const sigset_t *sigchld, int *status) {
+  int sig_fd = signalfd(-1, sigchld, SFD_CLOEXEC | SFD_NONBLOCK);
+  struct eof_keeper keeper = {.active = 0, .wait_ms = EOF_FIRST_WAIT_MS, .canonical = -1, .raw_requests = 0};
+  char line[64];
+  size_t len = 0;
+  struct pollfd fds[2] = {{.fd = tty_fd >= 0 ? report_fd : -1, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
+  int reaped = 0;
+  for (;;) {
+    /* Without a signalfd (not expected on Linux) the helper just blocks here, serving nothing. */
+    pid_t r = waitpid(pid, status, sig_fd >= 0 ? WNOHANG : 0);
+    if (r == pid) {
+      reaped = 1;
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;
+    int timeout = -1;
+    if (keeper.active) keep_eof(&keeper, tty_fd);
+    if (keeper.active) {
+      /* At least EOF_FIRST_WAIT_MS: the ^D just asked for has to arrive before the next look. */
+      timeout = keeper.wait_ms;
+      keeper.wait_ms = keeper.wait_ms * 2 > EOF_MAX_WAIT_MS ? EOF_MAX_WAIT_MS : keeper.wait_ms * 2;
+    }
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      /* Cannot wait for two things: wait for the command alone (blocking waitpid). */
+      close(sig_fd);
+      sig_fd = -1;
+      continue;
+    }
+    if (fds[1].revents != 0) {
+      struct signalfd_siginfo info;
+      while (read(sig_fd, &info, sizeof info) > 0) {}
+    }
+    /* The agent gone before the exit: nothing more to serve, the command is still reaped. */
+    if (fds[0].revents != 0 && !read_requests(&keeper, line, &len, sizeof line)) fds[0].fd = -1;
+  }
+  if (sig_fd >= 0) close(sig_fd);
+  return reaped;
+}
+
 /* Blocks until the agent closes the report socket: it has finished with the session. */
 static void wait_for_release(void) {
   char buf[256];
@@ -336,6 +450,12 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* Blocked before the fork so that no exit is missed; the child empties its mask. */
+  sigset_t sigchld;
+  sigemptyset(&sigchld);
+  sigaddset(&sigchld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &sigchld, NULL);
+
   int fail_pipe[2];
   if (pipe2(fail_pipe, O_CLOEXEC) != 0) {
     report_failure(STAGE_FORK, errno, 0);
@@ -353,6 +473,9 @@ int main(int argc, char **argv) {
     run_child(&o, fail_pipe[1]);
   }
   close(fail_pipe[1]);
+  /* With a terminal, one descriptor of it is kept while the command runs, to look at its
+     input (closed before the exit is reported, so end of file is not delayed by it). */
+  int tty_fd = o.tty ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
   /* The command holds the stdio now; the helper's copies would delay end of file. */
   close(STDIN_FILENO);
   close(STDOUT_FILENO);
@@ -366,6 +489,7 @@ int main(int argc, char **argv) {
 
   int status;
   if (got == (ssize_t)sizeof failure) {
+    if (tty_fd >= 0) close(tty_fd);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     report_failure((enum stage)failure.stage, failure.err, failure.exists);
     wait_for_release();
@@ -373,10 +497,9 @@ int main(int argc, char **argv) {
   }
 
   report("started %d", (int)pid);
-  pid_t r;
-  do r = waitpid(pid, &status, 0);
-  while (r < 0 && errno == EINTR);
-  if (r == pid) {
+  int reaped = wait_command(pid, tty_fd, &sigchld, &status);
+  if (tty_fd >= 0) close(tty_fd);
+  if (reaped) {
     if (WIFSIGNALED(status)) report("signaled %d %d", WTERMSIG(status), WCOREDUMP(status) ? 1 : 0);
     else report("exited %d", WEXITSTATUS(status));
   }

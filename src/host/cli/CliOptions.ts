@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { CodedError } from '../../wire/index.js';
 
 /** What the user asked for on the command line. */
 export interface CliOptions {
@@ -17,13 +18,17 @@ export interface CliOptions {
   keepAliveSeconds: number;
   apiUrl: string;
   token: string;
+  /** A line to print on stderr before the session (what was asked for and cannot be done). */
+  warning?: string;
 }
 
 export const DEFAULT_API_URL = 'http://localhost:8080';
 
 /** A usage error: printed with a hint at --help, exit status 255. */
-export class UsageError extends Error {
-  readonly code = 'USAGE';
+export class UsageError extends CodedError<'USAGE'> {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
 }
 
 const EXAMPLES: Array<[string, string]> = [
@@ -38,15 +43,19 @@ const EXAMPLES: Array<[string, string]> = [
 const EPILOGUE = `Exit status: the remote command's own; 128+N when it was killed by signal N; 124 when
 --timeout killed it; 255 when the command could not be run (bad options, token rejected, no
 such instance, instance not running, API unreachable, agent not answering), with one line
-on stderr; 130 when a second Ctrl-C gave up; 141 when the local stdout was closed (the
-command is hung up, as a local one would get SIGPIPE).
+on stderr; 143 (SIGTERM) or 130 (a second Ctrl-C) when the signal, forwarded, did not end
+the command within half a second and the session was hung up; 129 on SIGHUP (the session
+is hung up at once); 141 when the local stdout was closed (the command is hung up, as a
+local one would get SIGPIPE).
 
 TTY: by default a terminal is used when both stdin and stdout are terminals; -t forces
-one, --no-tty (-T) forbids it. In a terminal session keys go to the command as typed
-(Ctrl-C included) and window size changes follow. Stdin is forwarded unless --no-stdin;
-at local EOF the command's stdin is closed. Ctrl-C, SIGTERM and SIGQUIT are sent to the
-command as signals; a second Ctrl-C within a second gives up and exits; SIGHUP hangs the
-command up.
+one, --no-tty (-T) forbids it. With stdin not a terminal, -t alone gives the command a
+terminal fed from stdin (ended with ^D at local EOF), while -it warns and runs without one.
+In a terminal session keys go to the command as typed (Ctrl-C included) and window size
+changes follow. Stdin is forwarded unless --no-stdin; at local EOF the command's stdin is
+closed. Ctrl-C, SIGTERM and SIGQUIT are sent to the command as signals; SIGTERM or a
+second Ctrl-C also hangs the session up half a second later if the command is still
+running, so the CLI always ends; SIGHUP hangs the command up at once.
 
 Environment: HYPEMAN_API_URL (default ${DEFAULT_API_URL}), HYPEMAN_TOKEN.`;
 
@@ -137,6 +146,15 @@ export async function parseCliOptions(
 
   let tty = args.tty ?? (terminals.stdinIsTTY && terminals.stdoutIsTTY);
   if (args.T) tty = false;
+  let warning: string | undefined;
+  // -it asks for an interactive terminal. Without one on stdin (a script, a pipe, CI) the
+  // command runs on pipes, as with kubectl and ssh: exact end of input, stderr apart.
+  // Refusing, as docker does, would break scripts that work with those. -t alone still
+  // gives the command a terminal fed from the pipe.
+  if (tty && args.tty === true && args.stdin === true && !terminals.stdinIsTTY) {
+    tty = false;
+    warning = 'stdin is not a terminal: running without a TTY, as -i alone (-t without -i keeps one for piped input)';
+  }
   const apiUrl = String(args.apiUrl ?? (env.HYPEMAN_API_URL || DEFAULT_API_URL));
   if (!/^(https?|wss?):\/\//.test(apiUrl)) throw new UsageError(`--api-url must start with http:// or https://, got ${JSON.stringify(apiUrl)}`);
 
@@ -153,5 +171,6 @@ export async function parseCliOptions(
     keepAliveSeconds: nonNegative('--keepalive', args.keepalive),
     apiUrl,
     token: String(args.token ?? env.HYPEMAN_TOKEN ?? ''),
+    warning,
   };
 }

@@ -6,9 +6,12 @@ import { describeFailure } from './describeFailure.js';
 import { CliExit } from './CliExit.js';
 import { TerminalGuard } from './TerminalGuard.js';
 
-/** A second Ctrl-C this soon after the first gives up instead of forwarding it (as kubectl). */
-export const GIVE_UP_WINDOW_MS = 1000;
-
+/**
+ * After SIGTERM or a second Ctrl-C has been forwarded, the command has this long to end by
+ * itself (its own exit status is then the CLI's) before the session is hung up, so that
+ * the CLI always ends within a second whatever the remote command does with the signal.
+ */
+export const HANG_UP_GRACE_MS = 500;
 
 /**
  * Runs one exec session for the CLI: local stdin to the command, its output to the local
@@ -33,7 +36,9 @@ class CliRun {
   #session: ExecSession | undefined;
   /** Set when this side decided to end the session; it wins over how the session then ends. */
   #giveUpStatus: number | undefined;
-  #lastInterrupt = -Infinity;
+  #interrupted = false;
+  /** A signal forwarded that ends the session unless the command ends first. */
+  #hangUpTimer: NodeJS.Timeout | undefined;
   readonly #handlers: Array<[NodeJS.Signals, () => void]>;
   readonly #onResize = () => this.#session?.resize(this.#window()!);
 
@@ -43,8 +48,9 @@ class CliRun {
     this.#guard = options.tty ? new TerminalGuard(local.stdin) : undefined;
     this.#handlers = [
       ['SIGINT', () => this.#interrupt()],
-      ['SIGTERM', () => this.#forward('SIGTERM', CliExit.TERMINATED)],
+      ['SIGTERM', () => this.#forwardThenHangUp('SIGTERM', CliExit.TERMINATED)],
       ['SIGQUIT', () => this.#forward('SIGQUIT', CliExit.QUIT)],
+      // Hanging the session up is what delivers SIGHUP: the agent sends it to the command.
       ['SIGHUP', () => this.#giveUp(CliExit.HANGUP)],
     ];
     for (const [signal, handler] of this.#handlers) process.on(signal, handler);
@@ -71,6 +77,8 @@ class CliRun {
       this.#session = session;
       this.#attach(session);
       const status = await session.exit;
+      // The command ended by itself: a hang-up still pending would only misreport it.
+      clearTimeout(this.#hangUpTimer);
       await this.#outputWritten(session);
       return this.#giveUpStatus ?? status.code;
     } catch (err) {
@@ -82,6 +90,7 @@ class CliRun {
   }
 
   dispose(): void {
+    clearTimeout(this.#hangUpTimer);
     this.#guard?.restore();
     for (const [signal, handler] of this.#handlers) process.removeListener(signal, handler);
     this.#local.stdout.removeListener('resize', this.#onResize);
@@ -125,19 +134,32 @@ class CliRun {
     return out.isTTY && out.rows > 0 && out.columns > 0 ? { rows: out.rows, cols: out.columns } : undefined;
   }
 
+  /** Ctrl-C: forwarded; a second one (at any time) also ends the CLI, as SIGTERM does. */
   #interrupt(): void {
-    const now = Date.now();
-    if (!this.#session || now - this.#lastInterrupt < GIVE_UP_WINDOW_MS) {
-      this.#giveUp(CliExit.INTERRUPTED);
+    if (!this.#interrupted && this.#session) {
+      this.#interrupted = true;
+      this.#session.signal('SIGINT');
       return;
     }
-    this.#lastInterrupt = now;
-    this.#session.signal('SIGINT');
+    this.#forwardThenHangUp('SIGINT', CliExit.INTERRUPTED);
   }
 
   #forward(signal: NodeJS.Signals, statusIfNotStarted: number): void {
     if (this.#session) this.#session.signal(signal);
     else this.#giveUp(statusIfNotStarted);
+  }
+
+  /**
+   * Forwards `signal`, then hangs the session up and exits with `status` unless the command
+   * ends within HANG_UP_GRACE_MS. Another such signal meanwhile hangs up at once.
+   */
+  #forwardThenHangUp(signal: NodeJS.Signals, status: number): void {
+    if (!this.#session || this.#hangUpTimer !== undefined) {
+      this.#giveUp(status);
+      return;
+    }
+    this.#session.signal(signal);
+    this.#hangUpTimer = setTimeout(() => this.#giveUp(status), HANG_UP_GRACE_MS);
   }
 
   /** Ends the session from this side (the command is hung up) and exits with `status`. */

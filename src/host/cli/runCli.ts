@@ -18,6 +18,7 @@ export async function runCli(argv: string[], local: LocalStreams = process): Pro
     local.stdout.write(`${parsed.output}\n`);
     return parsed.exit;
   }
+  if (parsed.warning !== undefined) local.stderr.write(`hypeman-exec: ${parsed.warning}\n`);
   // Loaded only for a session, so --help and --version do not pay for the client and ws.
   const { runCliSession } = await import('./CliSession.js');
   return runCliSession(parsed, local);

@@ -6,6 +6,7 @@
  */
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { ELF_HEADER_BYTES, elfInvalid, parseElfHeader } from './ElfHeader.js';
 import { InitrdError } from './errors.js';
 
 export interface ElfInfo {
@@ -66,21 +67,9 @@ export async function readElfInfo(path: string): Promise<ElfInfo> {
 }
 
 async function parseElf(file: FileHandle, path: string): Promise<ElfInfo> {
-  const invalid = (why: string) => new InitrdError('ELF_INVALID', `${path} is not a usable ELF file (${why}); point the builder at the real binary`);
-  const ident = await readAt(file, 0, 64);
-  if (ident.length < 52 || ident.readUInt32BE(0) !== 0x7f454c46) throw invalid('no ELF magic');
-  const elfClass = ident[4] === 2 ? 64 : ident[4] === 1 ? 32 : undefined;
-  const littleEndian = ident[5] === 1 ? true : ident[5] === 2 ? false : undefined;
-  if (elfClass === undefined || littleEndian === undefined) throw invalid('unknown class or byte order');
+  const invalid = (why: string) => elfInvalid(path, why);
+  const { elfClass, littleEndian, machine, phoff, phentsize, phnum, u32, word } = parseElfHeader(await readAt(file, 0, ELF_HEADER_BYTES), path);
   const is64 = elfClass === 64;
-  const u16 = (b: Buffer, o: number) => (littleEndian ? b.readUInt16LE(o) : b.readUInt16BE(o));
-  const u32 = (b: Buffer, o: number) => (littleEndian ? b.readUInt32LE(o) : b.readUInt32BE(o));
-  const word = (b: Buffer, o: number) => (is64 ? Number(littleEndian ? b.readBigUInt64LE(o) : b.readBigUInt64BE(o)) : u32(b, o));
-
-  const machine = u16(ident, 18);
-  const phoff = word(ident, is64 ? 32 : 28);
-  const phentsize = u16(ident, is64 ? 54 : 42);
-  const phnum = u16(ident, is64 ? 56 : 44);
   const headers = await readAt(file, phoff, phentsize * phnum);
   if (headers.length < phentsize * phnum) throw invalid('truncated program headers');
 

@@ -1,7 +1,13 @@
 /**
  * Assembles the guest image: resolves its inputs (the agent bundle, the Node runtime with its
- * libraries and loader, busybox, node-pty, the vsock addon, /init), lays them out as a cpio
- * tree (see ImageLayout) and writes the archive gzip-compressed.
+ * libraries and loader, busybox, node-pty, the vsock addon, /init, and the kernel modules of
+ * a stock kernel), lays them out as a cpio tree (see ImageLayout) and writes the archive
+ * gzip-compressed. Two layouts:
+ *
+ * - single initrd (the default): everything in initrd.cpio.gz, one file to boot;
+ * - runtime image: the initrd keeps busybox, /init and the modules; the agent's payload
+ *   (/.hypeman) becomes a read-only EROFS image attached as a disk (RuntimeImage), so the
+ *   guest does not hold it in RAM.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,7 +25,9 @@ import { readElfInfo, resolveRuntimeDependencies, type RuntimeDependencies } fro
 import { InitrdError } from './errors.js';
 import { findProjectRoot } from '../projectRoot.js';
 import { imageLayout, launcherScript, type ImageLayout } from './ImageLayout.js';
-import { renderInitScript } from './InitScript.js';
+import { entrypointShim, renderInitScript, RUNTIME_IMAGE_DEVICE } from './InitScript.js';
+import { INIT_KERNEL_MODULES, MODULE_LOAD_LIST, moduleLoadList, readModule, resolveKernelModules, RUNTIME_IMAGE_KERNEL_MODULES, type KernelModuleSet, type WantedModule } from './KernelModules.js';
+import { writeRuntimeImage } from './RuntimeImage.js';
 
 export interface ImageBuildOptions {
   /** The checkout; default: found upward from this module. */
@@ -41,6 +49,12 @@ export interface ImageBuildOptions {
   readonly agentPort?: number;
   /** gzip level 1–9; default 6. */
   readonly gzipLevel?: number;
+  /** A kernel's `lib/modules/VERSION` tree: the modules /init needs are shipped and loaded at boot. */
+  readonly kernelModules?: string;
+  /** More modules (names) to ship and load, e.g. vsock_loopback for tests. */
+  readonly extraKernelModules?: readonly string[];
+  /** Build the runtime-image layout: the payload goes to this EROFS image instead of the initrd. */
+  readonly runtimeImage?: string;
 }
 
 /** Everything that goes into the image, resolved: the same inputs give the same image bytes. */
@@ -48,6 +62,7 @@ export interface ImageInputs {
   readonly layout: ImageLayout;
   readonly agentBundle: Uint8Array;
   readonly initScript: string;
+  readonly entrypointShim: string;
   readonly nodeBinary: string;
   readonly busybox: string;
   readonly applets: readonly { readonly path: string; readonly target: string }[];
@@ -56,6 +71,12 @@ export interface ImageInputs {
   readonly vsockAddon: string | null;
   readonly spawnHelper: string | null;
   readonly gzipLevel: number;
+  /** The kernel modules shipped, or null when the kernel is expected to have everything built in. */
+  readonly modules: KernelModuleSet | null;
+  /** Decompressed bytes of the modules that were compressed (by archive path). */
+  readonly moduleData: ReadonlyMap<string, Uint8Array>;
+  /** True for the runtime-image layout: the payload is written to its own image. */
+  readonly runtimeImage: boolean;
 }
 
 export interface ImageBuildResult {
@@ -72,6 +93,10 @@ export interface ImageBuildResult {
   readonly vsockAddon: string | null;
   /** The exec helper shipped, or null when the image was built without it. */
   readonly spawnHelper: string | null;
+  /** The kernel modules shipped (null: none). */
+  readonly modules: KernelModuleSet | null;
+  /** The runtime-image layout's EROFS image, and the payload's unpacked size in it. */
+  readonly runtimeImage: { readonly path: string; readonly bytes: number; readonly fileBytes: number } | null;
   readonly durationMs: number;
 }
 
@@ -94,10 +119,22 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
   const nativeAddons = [nodePty.find((f) => f.path.endsWith('.node'))!.source, ...(vsockAddon ? [vsockAddon] : [])];
   const runtime = await resolveRuntimeDependencies([nodeBinary, ...nativeAddons], options.ldSoCache ? { ldSoCache: options.ldSoCache } : {});
   const layout = imageLayout(runtime.interpreter.name);
+  const runtimeImage = options.runtimeImage !== undefined;
+  const modules = options.kernelModules === undefined ? null : await resolveKernelModules(options.kernelModules, wantedModules(runtimeImage, options.extraKernelModules));
+  const moduleData = new Map<string, Uint8Array>();
+  for (const module of modules?.modules ?? []) {
+    if (!module.source.endsWith('.ko')) moduleData.set(module.path, await readModule(module.source));
+  }
   return {
     layout,
     agentBundle: bundle.code,
-    initScript: renderInitScript({ layout, ...(options.agentPort !== undefined ? { agentPort: options.agentPort } : {}) }),
+    initScript: renderInitScript({
+      layout,
+      projectRoot,
+      ...(options.agentPort !== undefined ? { agentPort: options.agentPort } : {}),
+      ...(runtimeImage ? { defaults: { HYPEMAN_RUNTIME_DEVICE: RUNTIME_IMAGE_DEVICE } } : {}),
+    }),
+    entrypointShim: entrypointShim(projectRoot),
     nodeBinary,
     busybox,
     applets,
@@ -106,7 +143,18 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
     vsockAddon,
     spawnHelper,
     gzipLevel,
+    modules,
+    moduleData,
+    runtimeImage,
   };
+}
+
+function wantedModules(runtimeImage: boolean, extra: readonly string[] = []): WantedModule[] {
+  return [
+    ...INIT_KERNEL_MODULES,
+    ...(runtimeImage ? RUNTIME_IMAGE_KERNEL_MODULES : []),
+    ...extra.map((name) => ({ name, required: true, why: 'asked for with --kernel-module' })),
+  ];
 }
 
 /** The image's tree as cpio entries (archive paths are relative: `bin/sh`). */
@@ -136,12 +184,67 @@ export function imageEntries(inputs: ImageInputs): CpioEntry[] {
     })),
     ...(inputs.vsockAddon ? [{ type: 'file', path: at(layout.vsockAddon), mode: 0o755, source: { path: inputs.vsockAddon } } as const] : []),
     ...(inputs.spawnHelper ? [{ type: 'file', path: at(layout.spawnHelper), mode: 0o755, source: { path: inputs.spawnHelper } } as const] : []),
+    { type: 'file', path: at(layout.entrypointShim), mode: 0o755, source: text(inputs.entrypointShim) },
+    ...moduleEntries(inputs),
   ];
   return entries;
 }
 
+/** The kernel modules under lib/modules/VERSION/, and the list /init loads them from. */
+function moduleEntries(inputs: ImageInputs): CpioEntry[] {
+  if (!inputs.modules) return [];
+  const dir = `lib/modules/${inputs.modules.version}`;
+  return [
+    ...inputs.modules.modules.map((m): CpioEntry => {
+      const data = inputs.moduleData.get(m.path);
+      return { type: 'file', path: `${dir}/${m.path}`, mode: 0o644, source: data ? { data } : { path: m.source } };
+    }),
+    { type: 'file', path: `${dir}/${MODULE_LOAD_LIST}`, mode: 0o644, source: { data: Buffer.from(moduleLoadList(inputs.modules)) } },
+  ];
+}
+
+const payloadPrefix = (layout: ImageLayout) => `${layout.payload.replace(/^\/+/, '')}/`;
+
+/**
+ * What goes into the initrd: everything, or, in the runtime-image layout, everything but the
+ * payload, whose directory stays as the runtime image's mount point.
+ */
+export function initrdEntries(inputs: ImageInputs): CpioEntry[] {
+  const all = imageEntries(inputs);
+  if (!inputs.runtimeImage) return all;
+  const prefix = payloadPrefix(inputs.layout);
+  return [...all.filter((e) => !e.path.startsWith(prefix)), { type: 'directory', path: prefix.slice(0, -1) }];
+}
+
+/** The runtime image's tree (paths relative to the payload directory); empty in the single-initrd layout. */
+export function runtimeImageEntries(inputs: ImageInputs): CpioEntry[] {
+  if (!inputs.runtimeImage) return [];
+  const prefix = payloadPrefix(inputs.layout);
+  const all = imageEntries(inputs);
+  const files = new Map(all.map((e) => [e.path, e]));
+  return all.filter((e) => e.path.startsWith(prefix)).map((e): CpioEntry => {
+    const path = e.path.slice(prefix.length);
+    if (e.type !== 'hardlink') return { ...e, path };
+    // A link to a file outside the payload (busybox) becomes a copy of it.
+    const target = files.get(e.target);
+    if (target?.type !== 'file') throw new InitrdError('CPIO_BAD_HARDLINK', `${e.path} links to ${e.target}, which is not a file of the image`);
+    return e.target.startsWith(prefix) ? { ...e, path, target: e.target.slice(prefix.length) } : { ...target, path };
+  });
+}
+
+/** The plan of the whole image, both parts: its hash is the image's identity in either layout. */
 export async function planImage(inputs: ImageInputs): Promise<CpioPlan> {
   return new CpioArchive().addAll(imageEntries(inputs)).plan();
+}
+
+/** The initrd's part of the image: `whole` itself in the single-initrd layout. */
+export async function planInitrd(inputs: ImageInputs, whole: CpioPlan): Promise<CpioPlan> {
+  return inputs.runtimeImage ? new CpioArchive().addAll(initrdEntries(inputs)).plan() : whole;
+}
+
+/** The runtime image's files, measured as the initrd's are (for the sizes it reports). */
+export async function planRuntimeImage(inputs: ImageInputs): Promise<CpioPlan> {
+  return new CpioArchive().addAll(runtimeImageEntries(inputs)).plan();
 }
 
 /** sha256 over the uncompressed archive (reproducible, so equal inputs hash equal) and the gzip level. */
@@ -181,20 +284,51 @@ export async function buildImage(out: string, options: ImageBuildOptions = {}): 
   const started = performance.now();
   const inputs = await collectImageInputs(options);
   const plan = await planImage(inputs);
-  const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
-  return imageResult(out, inputs, plan, hash, compressedBytes, started);
+  const written = await writeImageFiles(inputs, plan, out, options.runtimeImage);
+  return imageResult(out, options.runtimeImage, written, started);
 }
 
-export function imageResult(out: string, inputs: ImageInputs, plan: CpioPlan, hash: string, compressedBytes: number, started: number): ImageBuildResult {
+/** What writeImageFiles wrote, as ImageBuildResult reports it. */
+export interface WrittenImage {
+  readonly inputs: ImageInputs;
+  readonly hash: string;
+  readonly compressedBytes: number;
+  readonly initrd: CpioPlan;
+  readonly runtimeImage: { readonly bytes: number; readonly fileBytes: number } | null;
+}
+
+/**
+ * Writes the initrd to `out` and, in the runtime-image layout, the runtime image to
+ * `runtimeImage`. The hash is `plan`'s (the whole image), whichever layout.
+ */
+export async function writeImageFiles(inputs: ImageInputs, plan: CpioPlan, out: string, runtimeImage: string | undefined): Promise<WrittenImage> {
+  if (!inputs.runtimeImage || runtimeImage === undefined) {
+    const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
+    return { inputs, hash, compressedBytes, initrd: plan, runtimeImage: null };
+  }
+  const initrd = await planInitrd(inputs, plan);
+  const [{ compressedBytes }, image, hash, payload] = await Promise.all([
+    writeImage(initrd, out, inputs.gzipLevel),
+    writeRuntimeImage(runtimeImageEntries(inputs), runtimeImage),
+    hashImage(plan, inputs.gzipLevel),
+    planRuntimeImage(inputs),
+  ]);
+  return { inputs, hash, compressedBytes, initrd, runtimeImage: { bytes: image.bytes, fileBytes: payload.fileBytes } };
+}
+
+export function imageResult(out: string, runtimeImagePath: string | undefined, written: WrittenImage, started: number): ImageBuildResult {
+  const { inputs, initrd } = written;
   return {
     path: out,
-    hash,
-    compressedBytes,
-    archiveBytes: plan.length,
-    fileBytes: plan.fileBytes,
+    hash: written.hash,
+    compressedBytes: written.compressedBytes,
+    archiveBytes: initrd.length,
+    fileBytes: initrd.fileBytes,
     layout: inputs.layout,
     vsockAddon: inputs.vsockAddon,
     spawnHelper: inputs.spawnHelper,
+    modules: inputs.modules,
+    runtimeImage: written.runtimeImage && runtimeImagePath !== undefined ? { path: runtimeImagePath, ...written.runtimeImage } : null,
     durationMs: Math.round(performance.now() - started),
   };
 }

@@ -3,11 +3,12 @@
  * The staleness hash is the image's own hash (ImageBuilder.hashImage): the uncompressed
  * archive covers the agent bundle, /init, the Node runtime and its libraries, busybox and the
  * native addons, byte for byte. Computing it reads the inputs but skips gzip, the slow part.
- * The hash of the image on disk is kept beside it in `<image>.sha256`.
+ * The hash of the image on disk is kept beside it in `<image>.sha256`; in the runtime-image
+ * layout it covers the runtime image too (both are rebuilt together).
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { collectImageInputs, hashImage, imageResult, planImage, writeImage, type ImageBuildOptions, type ImageBuildResult } from './ImageBuilder.js';
+import { collectImageInputs, hashImage, imageResult, planImage, planInitrd, planRuntimeImage, writeImageFiles, type ImageBuildOptions, type ImageBuildResult } from './ImageBuilder.js';
 
 export interface EnsureImageResult extends ImageBuildResult {
   /** False when the image on disk was already up to date. */
@@ -23,19 +24,22 @@ export async function ensureImage(out: string, options: ImageBuildOptions = {}):
   const plan = await planImage(inputs);
   const wanted = await hashImage(plan, inputs.gzipLevel);
   const recorded = await readRecordedHash(out);
-  if (recorded === wanted && existsSync(out)) {
+  const runtimeImage = options.runtimeImage;
+  if (recorded === wanted && existsSync(out) && (runtimeImage === undefined || existsSync(runtimeImage))) {
     const { size } = await stat(out);
-    return { ...imageResult(out, inputs, plan, wanted, size, started), rebuilt: false };
+    const initrd = await planInitrd(inputs, plan);
+    const image = runtimeImage === undefined ? null : { bytes: (await stat(runtimeImage)).size, fileBytes: (await planRuntimeImage(inputs)).fileBytes };
+    return { ...imageResult(out, runtimeImage, { inputs, hash: wanted, compressedBytes: size, initrd, runtimeImage: image }, started), rebuilt: false };
   }
   // The old hash goes first and the new one is written after the image, via a rename: a
   // crash in between leaves no hash file, which only causes a rebuild, never a stale image
   // taken for fresh.
   await rm(hashFileOf(out), { force: true });
-  const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
+  const written = await writeImageFiles(inputs, plan, out, runtimeImage);
   const temporary = `${hashFileOf(out)}.tmp-${process.pid}`;
-  await writeFile(temporary, `${hash}\n`);
+  await writeFile(temporary, `${written.hash}\n`);
   await rename(temporary, hashFileOf(out));
-  return { ...imageResult(out, inputs, plan, hash, compressedBytes, started), rebuilt: true };
+  return { ...imageResult(out, runtimeImage, written, started), rebuilt: true };
 }
 
 async function readRecordedHash(out: string): Promise<string | undefined> {

@@ -4,6 +4,9 @@
  * any container root and run the agent there, whatever libc that root has, or none.
  */
 
+/** The agent bundle's file name in the payload: CommonJS (see AgentBundle). */
+export const AGENT_BUNDLE_NAME = 'agent.cjs';
+
 /** The environment variable through which the agent finds the vsock addon. */
 export const VSOCK_ADDON_ENV = 'HYPEMAN_VSOCK_ADDON';
 
@@ -29,6 +32,8 @@ export interface ImageLayout {
   readonly launcher: string;
   /** The agent's static exec helper; the agent looks for it in bin/ beside its script. */
   readonly spawnHelper: string;
+  /** The shim /init starts the container's entrypoint through (entrypoint.sh). */
+  readonly entrypointShim: string;
 }
 
 const PAYLOAD = '/.hypeman';
@@ -49,11 +54,12 @@ export function imageLayout(loaderName: string = defaultLoaderName()): ImageLayo
     node: `${PAYLOAD}/bin/node`,
     libraries: `${PAYLOAD}/lib`,
     loader: `${PAYLOAD}/lib/${loaderName}`,
-    agentBundle: `${PAYLOAD}/agent.mjs`,
+    agentBundle: `${PAYLOAD}/${AGENT_BUNDLE_NAME}`,
     nodeModules: `${PAYLOAD}/node_modules`,
     vsockAddon: `${PAYLOAD}/vsock.node`,
     launcher: `${PAYLOAD}/bin/hypeman-exec-agent`,
     spawnHelper: `${PAYLOAD}/bin/hypeman-exec-spawn`,
+    entrypointShim: `${PAYLOAD}/bin/hypeman-entrypoint`,
   };
 }
 

@@ -1,28 +1,31 @@
 /**
- * /init, PID 1 of the guest: mounts, the container root overlay, the config disk, the agent
- * (chrooted into the container root, restarted with backoff when it dies), the entrypoint,
- * and reaping orphans.
- *
- * PID 1 choice: busybox sh stays PID 1 and ends in `wait`. Both the agent supervisor and the
- * entrypoint run as its background jobs; ash's `wait` blocks in waitpid(-1), so every
- * orphan re-parented to PID 1 is reaped while it waits (and ignored, not being a job). No
- * extra reaper binary, and the exit status of the entrypoint is still known.
- *
- * Every device and mount point is an environment variable with a default. The kernel hands
- * unknown `name=value` command-line words to init as environment, and tests point them at
- * directories (a directory "device" is bind-mounted instead of mounted). HYPEMAN_DRY_RUN=1
- * prints each command that changes something instead of running it.
+ * /init, PID 1 of the guest, is the shell file init.sh beside this module (checked by
+ * shellcheck in the tests); the image ships it as it is, with only its block of parameters
+ * rendered here for the image's layout: where the payload and the agent are, the agent's
+ * port, and the defaults of the parameters a kernel command line may override (the VM's
+ * devices and mount points). entrypoint.sh, the shim /init starts the entrypoint through,
+ * ships unchanged. Both are read from the checkout, as the agent's sources are.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findProjectRoot } from '../projectRoot.js';
 import { InitrdError } from './errors.js';
-import { VSOCK_ADDON_ENV, type ImageLayout } from './ImageLayout.js';
+import { shellQuote } from './GuestConfig.js';
+import type { ImageLayout } from './ImageLayout.js';
 
 export const DEFAULT_AGENT_PORT = 2222;
 
-/** The parameters of /init and their defaults (the VM's devices and mount points). */
+/** Where the two scripts live in the checkout. */
+export const INIT_SCRIPT_SOURCE = 'src/host/initrd/init.sh';
+export const ENTRYPOINT_SHIM_SOURCE = 'src/host/initrd/entrypoint.sh';
+
+/** The parameters of /init a kernel command line may set, and their defaults (the VM's devices and mount points). */
 export const INIT_PARAMETERS = {
   HYPEMAN_ROOTFS_DEVICE: '/dev/vda',
   HYPEMAN_WRITABLE_DEVICE: '/dev/vdb',
   HYPEMAN_CONFIG_DEVICE: '/dev/vdc',
+  HYPEMAN_RUNTIME_DEVICE: 'none',
+  HYPEMAN_RUNTIME_OPTIONS: 'ro',
   HYPEMAN_LOWER: '/overlay/lower',
   HYPEMAN_WRITABLE: '/overlay/rw',
   HYPEMAN_NEWROOT: '/overlay/newroot',
@@ -30,310 +33,70 @@ export const INIT_PARAMETERS = {
   HYPEMAN_CONSOLE: '/dev/console',
   HYPEMAN_NET_IFACE: 'eth0',
   HYPEMAN_DEVICE_WAIT: '5',
+  HYPEMAN_AGENT: '1',
   HYPEMAN_AGENT_BACKOFF_MAX: '30',
   HYPEMAN_DRY_RUN: '0',
 } as const;
 
 export type InitParameter = keyof typeof INIT_PARAMETERS;
 
+/** The runtime image's device in the runtime-image layout: the disk after the three of the container. */
+export const RUNTIME_IMAGE_DEVICE = '/dev/vdd';
+
 export interface InitScriptOptions {
   readonly layout: ImageLayout;
   readonly agentPort?: number;
+  /** Defaults that differ from INIT_PARAMETERS (the runtime-image layout sets HYPEMAN_RUNTIME_DEVICE). */
+  readonly defaults?: Partial<Record<InitParameter, string>>;
+  /** The checkout to read init.sh from; default: found upward from this module. */
+  readonly projectRoot?: string;
 }
 
-/** POSIX shell single-quoting: the word comes back as exactly `value`. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
+const BEGIN = '# >>> parameters: rendered by the image builder >>>\n';
+const END = '# <<< parameters <<<\n';
 
-/**
- * Runs inside the container root, as `sh -c SHIM hypeman-entrypoint WORKDIR ARGV...`, with
- * the payload's busybox: changes to the working directory, then execs the program. A bare
- * program name is looked up in PATH by hand, because this busybox prefers its own applets
- * over the container's programs (`sh` would otherwise be busybox's, not the image's).
- */
-const ENTRYPOINT_SHIM = [
-  'cd "$1" || exit 1; shift',
-  'case $1 in */*) ;; *)',
-  '  p=; IFS=:; for d in $PATH; do if [ -f "$d/$1" ] && [ -x "$d/$1" ]; then p=$d/$1; break; fi; done; unset IFS',
-  '  [ -n "$p" ] || { echo "hypeman-init: $1: not found in PATH=$PATH" >&2; exit 127; }',
-  '  shift; set -- "$p" "$@" ;;',
-  'esac',
-  'exec "$@"',
-].join('\n');
-
-const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-export function renderInitScript(options: InitScriptOptions): string {
+/** The block of parameters, as init.sh holds it for `options`. */
+export function renderInitParameters(options: InitScriptOptions): string {
   const { layout } = options;
   const port = options.agentPort ?? DEFAULT_AGENT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 0xffffffff) {
     throw new InitrdError('INVALID_GUEST_CONFIG', `agent port ${port} is not a vsock port number; use an integer such as 2222`);
   }
-  const defaults = Object.entries(INIT_PARAMETERS)
-    .map(([name, value]) => `: "\${${name}:=${value}}"`)
-    .join('\n');
-  return `#!${layout.busybox} sh
-# /init of the hypeman-exec guest image: PID 1. Generated by src/host/initrd/InitScript.ts;
-# see that file for the parameters and for why this shell stays PID 1.
-export PATH=/sbin:/bin
-${defaults}
-HYPEMAN_PAYLOAD=${shellQuote(layout.payload)}
-HYPEMAN_AGENT_PORT=${port}
-CONTAINER_PATH=${shellQuote(CONTAINER_PATH)}
-ENTRYPOINT_SHIM=${shellQuote(ENTRYPOINT_SHIM)}
-
-log() { echo "hypeman-init: $*"; }
-
-# Quotes a command for the log, so a dry run shows exactly what would run.
-show() {
-  out=+
-  for a in "$@"; do
-    case $a in
-      ''|*[!A-Za-z0-9_./:=,@%+-]*) out="$out '$(printf %s "$a" | sed "s/'/'\\\\\\\\''/g")'" ;;
-      *) out="$out $a" ;;
-    esac
-  done
-  echo "$out"
+  const fixed = {
+    HYPEMAN_PAYLOAD: layout.payload,
+    HYPEMAN_AGENT_LAUNCHER: layout.launcher,
+    HYPEMAN_AGENT_PORT: String(port),
+    HYPEMAN_VSOCK_ADDON_PATH: layout.vsockAddon,
+    HYPEMAN_ENTRYPOINT_SHIM: layout.entrypointShim,
+  };
+  const defaults = { ...INIT_PARAMETERS, ...options.defaults };
+  return [
+    ...Object.entries(fixed).map(([name, value]) => `${name}=${shellQuote(value)}\n`),
+    // ${NAME:=value} is expanded by the shell: a value's quotes must survive inside double quotes.
+    ...Object.entries(defaults).map(([name, value]) => `: "\${${name}:=${value.replace(/["\\$`]/g, '\\$&')}}"\n`),
+  ].join('');
 }
 
-# Everything that changes the system goes through run: a dry run prints it instead.
-run() {
-  if [ "$HYPEMAN_DRY_RUN" = 1 ]; then show "$@"; return 0; fi
-  "$@"
-}
-
-die() {
-  log "FATAL: $*"
-  [ "$HYPEMAN_DRY_RUN" = 1 ] && exit 1
-  sync
-  poweroff -f
-  exit 1
-}
-
-mount_kernel_filesystems() {
-  run mkdir -p /proc /sys /dev /run
-  run mount -t proc proc /proc || die "cannot mount /proc"
-  run mount -t sysfs sysfs /sys || die "cannot mount /sys"
-  run mount -t devtmpfs devtmpfs /dev || die "cannot mount /dev"
-  run mkdir -p /dev/pts /dev/shm
-  run mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts || die "cannot mount /dev/pts"
-  run mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm || die "cannot mount /dev/shm"
-}
-
-# The console is the VM's serial port: all of init's output, the agent's and the
-# entrypoint's goes there.
-use_console() {
-  [ "$HYPEMAN_DRY_RUN" = 1 ] && return 0
-  [ -n "$HYPEMAN_CONSOLE" ] && [ -e "$HYPEMAN_CONSOLE" ] && exec </dev/null >"$HYPEMAN_CONSOLE" 2>&1
-  return 0
-}
-
-wait_for_device() {
-  [ "$HYPEMAN_DRY_RUN" = 1 ] && return 0
-  i=0
-  while [ ! -e "$1" ]; do
-    # virtio disks can appear a little after init starts
-    i=$((i + 1))
-    [ "$i" -gt $((HYPEMAN_DEVICE_WAIT * 10)) ] && { log "$1 did not appear within \${HYPEMAN_DEVICE_WAIT}s"; return 1; }
-    sleep 0.1
-  done
-}
-
-# attach SOURCE DIR ro|rw: mounts a block device, or bind-mounts a directory (tests).
-attach() {
-  run mkdir -p "$2" || return 1
-  if [ -d "$1" ]; then
-    run mount --bind "$1" "$2" || return 1
-    [ "$3" = ro ] && { run mount -o remount,bind,ro "$2" || return 1; }
-    return 0
-  fi
-  wait_for_device "$1" || return 1
-  run mount -o "$3" "$1" "$2"
-}
-
-mount_container_root() {
-  attach "$HYPEMAN_ROOTFS_DEVICE" "$HYPEMAN_LOWER" ro || die "cannot mount the root filesystem $HYPEMAN_ROOTFS_DEVICE"
-  attach "$HYPEMAN_WRITABLE_DEVICE" "$HYPEMAN_WRITABLE" rw || die "cannot mount the writable disk $HYPEMAN_WRITABLE_DEVICE"
-  run mkdir -p "$HYPEMAN_WRITABLE/upper" "$HYPEMAN_WRITABLE/work" "$HYPEMAN_NEWROOT"
-  run mount -t overlay -o "lowerdir=$HYPEMAN_LOWER,upperdir=$HYPEMAN_WRITABLE/upper,workdir=$HYPEMAN_WRITABLE/work" overlay "$HYPEMAN_NEWROOT" \\
-    || die "cannot mount the overlay at $HYPEMAN_NEWROOT"
-}
-
-# config.sh (see renderGuestConfig) sets ENTRYPOINT, CMD, ENV and VOLUMES as lists of
-# shell-quoted words, WORKDIR, and GUEST_IP, GUEST_PREFIX, GUEST_GATEWAY, GUEST_DNS, GUEST_HOSTNAME.
-load_config() {
-  if attach "$HYPEMAN_CONFIG_DEVICE" "$HYPEMAN_CONFIG" ro; then
-    if [ -f "$HYPEMAN_CONFIG/config.sh" ]; then
-      . "$HYPEMAN_CONFIG/config.sh"
-      log "loaded $HYPEMAN_CONFIG/config.sh"
-      return 0
-    fi
-  fi
-  log "no config.sh on $HYPEMAN_CONFIG_DEVICE: running the agent only, without an entrypoint"
-}
-
-bind_into_container_root() {
-  for d in /proc /sys /dev /dev/pts /dev/shm; do
-    run mkdir -p "$HYPEMAN_NEWROOT$d"
-    run mount --bind "$d" "$HYPEMAN_NEWROOT$d" || die "cannot bind $d into the container root"
-  done
-  # The agent's payload, read-only: the container can use it but not change it.
-  run mkdir -p "$HYPEMAN_NEWROOT$HYPEMAN_PAYLOAD"
-  run mount --bind "$HYPEMAN_PAYLOAD" "$HYPEMAN_NEWROOT$HYPEMAN_PAYLOAD" || die "cannot bind $HYPEMAN_PAYLOAD into the container root"
-  run mount -o remount,bind,ro "$HYPEMAN_NEWROOT$HYPEMAN_PAYLOAD" || die "cannot make $HYPEMAN_PAYLOAD read-only"
-}
-
-mount_volumes() {
-  eval "set -- \${VOLUMES:-}"
-  for v in "$@"; do
-    # DEVICE:MOUNTPOINT:ro|rw
-    device=\${v%%:*}; rest=\${v#*:}; point=\${rest%:*}; access=\${rest##*:}
-    attach "$device" "$HYPEMAN_NEWROOT$point" "$access" || log "volume $device could not be mounted at $point; continuing without it"
-  done
-}
-
-configure_network() {
-  run ip link set lo up
-  [ -n "\${GUEST_HOSTNAME:-}" ] && run hostname "$GUEST_HOSTNAME"
-  [ -n "\${GUEST_IP:-}" ] || return 0
-  run ip link set "$HYPEMAN_NET_IFACE" up || log "no network interface $HYPEMAN_NET_IFACE"
-  run ip addr add "$GUEST_IP/\${GUEST_PREFIX:-24}" dev "$HYPEMAN_NET_IFACE"
-  [ -n "\${GUEST_GATEWAY:-}" ] && run ip route add default via "$GUEST_GATEWAY" dev "$HYPEMAN_NET_IFACE"
-  if [ -n "\${GUEST_DNS:-}" ]; then
-    resolv=$HYPEMAN_NEWROOT/etc/resolv.conf
-    if [ "$HYPEMAN_DRY_RUN" = 1 ]; then show write "$resolv" nameserver $GUEST_DNS; else
-      mkdir -p "$HYPEMAN_NEWROOT/etc"
-      rm -f "$resolv" # may be a dangling symlink into the image
-      for ns in $GUEST_DNS; do echo "nameserver $ns"; done >"$resolv"
-    fi
-  fi
-  return 0
-}
-
-# The agent, chrooted into the container root with a clean environment, restarted when it
-# dies: 1s, 2s, 4s … up to HYPEMAN_AGENT_BACKOFF_MAX, back to 1s after a run of a minute.
-supervise_agent() {
-  delay=1
-  while :; do
-    set -- env -i PATH="$CONTAINER_PATH" HOME=/root
-    [ -e ${shellQuote(layout.vsockAddon)} ] && set -- "$@" ${VSOCK_ADDON_ENV}=${shellQuote(layout.vsockAddon)}
-    started=$(date +%s)
-    log "starting the agent on vsock port $HYPEMAN_AGENT_PORT"
-    run "$@" chroot "$HYPEMAN_NEWROOT" ${shellQuote(layout.launcher)} --listen "vsock:$HYPEMAN_AGENT_PORT" --root /
-    rc=$?
-    [ "$HYPEMAN_DRY_RUN" = 1 ] && return 0
-    [ $(($(date +%s) - started)) -ge 60 ] && delay=1
-    log "the agent exited with status $rc; restarting it in \${delay}s"
-    sleep "$delay"
-    delay=$((delay * 2))
-    [ "$delay" -gt "$HYPEMAN_AGENT_BACKOFF_MAX" ] && delay=$HYPEMAN_AGENT_BACKOFF_MAX
-  done
-}
-
-has_entrypoint() {
-  eval "set -- \${ENTRYPOINT:-} \${CMD:-}"
-  [ "$#" -gt 0 ]
-}
-
-# The entrypoint in the container root, with only config.sh's environment, in WORKDIR.
-run_entrypoint() {
-  eval "set -- env -i PATH=\\"\\$CONTAINER_PATH\\" \${ENV:-} chroot \\"\\$HYPEMAN_NEWROOT\\" ${shellQuote(layout.payloadBusybox)} sh -c \\"\\$ENTRYPOINT_SHIM\\" hypeman-entrypoint \\"\\\${WORKDIR:-/}\\" \${ENTRYPOINT:-} \${CMD:-}"
-  log "starting the entrypoint in \${WORKDIR:-/}"
-  run "$@"
-}
-
-power_off() {
-  log "$*; powering off"
-  run sync
-  run poweroff -f
-}
-
-main() {
-  log "starting (PID $$)"
-  mount_kernel_filesystems
-  use_console
-  mount_container_root
-  load_config
-  bind_into_container_root
-  mount_volumes
-  configure_network
-  if [ "$HYPEMAN_DRY_RUN" = 1 ]; then
-    supervise_agent
-    has_entrypoint && run_entrypoint
-    power_off "dry run done"
-    exit 0
-  fi
-  supervise_agent &
-  if has_entrypoint; then
-    run_entrypoint &
-    entrypoint=$!
-    wait "$entrypoint"
-    rc=$?
-    # wait also returns when a signal arrives: only a gone process is an exit
-    while kill -0 "$entrypoint" 2>/dev/null; do wait "$entrypoint"; rc=$?; done
-    power_off "the entrypoint exited with status $rc"
-  fi
-  # No entrypoint (or poweroff failed): serve exec and reap orphans forever.
-  while :; do wait; sleep 1; done
-}
-
-main "$@"
-`;
-}
-
-/** What config.sh on the config disk tells /init. */
-export interface GuestConfig {
-  readonly entrypoint?: readonly string[];
-  readonly cmd?: readonly string[];
-  /** Working directory of the entrypoint inside the container root; default /. */
-  readonly workdir?: string;
-  /** The entrypoint's whole environment (PATH defaults to the usual directories). */
-  readonly env?: Readonly<Record<string, string>>;
-  readonly volumes?: readonly { readonly device: string; readonly mountPoint: string; readonly readOnly?: boolean }[];
-  readonly network?: { readonly ip: string; readonly prefix?: number; readonly gateway?: string; readonly dns?: readonly string[] };
-  readonly hostname?: string;
-}
-
-/** Renders config.sh: shell assignments that /init sources. Word lists are quoted words, evaluated by init. */
-export function renderGuestConfig(config: GuestConfig): string {
-  const invalid = (why: string) => new InitrdError('INVALID_GUEST_CONFIG', `invalid guest config: ${why}`);
-  const words = (list: readonly string[]) => list.map(shellQuote).join(' ');
-  const lines = ['# config.sh for the hypeman-exec guest /init (generated; sourced by busybox sh)'];
-  const assign = (name: string, value: string) => lines.push(`${name}=${shellQuote(value)}`);
-
-  assign('ENTRYPOINT', words(config.entrypoint ?? []));
-  assign('CMD', words(config.cmd ?? []));
-  const workdir = config.workdir ?? '/';
-  if (!workdir.startsWith('/')) throw invalid(`workdir ${JSON.stringify(workdir)} must be an absolute path`);
-  assign('WORKDIR', workdir);
-  const env = Object.entries(config.env ?? {}).map(([name, value]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalid(`environment name ${JSON.stringify(name)} is not a shell variable name`);
-    if (value.includes('\0')) throw invalid(`environment value of ${name} contains NUL`);
-    return `${name}=${value}`;
-  });
-  assign('ENV', words(env));
-  const volumes = (config.volumes ?? []).map((v) => {
-    if (!v.device.startsWith('/') || !v.mountPoint.startsWith('/') || (v.device + v.mountPoint).includes(':')) {
-      throw invalid(`volume ${v.device} at ${v.mountPoint}: both must be absolute paths without ':'`);
-    }
-    return `${v.device}:${v.mountPoint}:${v.readOnly ? 'ro' : 'rw'}`;
-  });
-  assign('VOLUMES', words(volumes));
-  if (config.network) {
-    const { ip, prefix, gateway, dns } = config.network;
-    const address = /^[0-9a-fA-F.:]+$/;
-    if (!address.test(ip) || (gateway !== undefined && !address.test(gateway)) || (dns ?? []).some((d) => !address.test(d))) {
-      throw invalid('network addresses must be IP addresses');
-    }
-    assign('GUEST_IP', ip);
-    assign('GUEST_PREFIX', String(prefix ?? 24));
-    if (gateway) assign('GUEST_GATEWAY', gateway);
-    if (dns?.length) assign('GUEST_DNS', dns.join(' '));
+/** init.sh with its parameters rendered for `options`. */
+export function renderInitScript(options: InitScriptOptions): string {
+  const source = readScript(INIT_SCRIPT_SOURCE, options.projectRoot);
+  const begin = source.indexOf(BEGIN);
+  const end = source.indexOf(END);
+  if (begin < 0 || end < begin || source.indexOf(BEGIN, begin + 1) >= 0) {
+    throw new InitrdError('INIT_SCRIPT_INVALID', `${INIT_SCRIPT_SOURCE} must hold one block of parameters between "${BEGIN.trim()}" and "${END.trim()}"; restore it from git`);
   }
-  if (config.hostname !== undefined) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(config.hostname)) throw invalid(`hostname ${JSON.stringify(config.hostname)} is not a host name`);
-    assign('GUEST_HOSTNAME', config.hostname);
+  return source.slice(0, begin + BEGIN.length) + renderInitParameters(options) + source.slice(end);
+}
+
+/** entrypoint.sh, as the payload carries it. */
+export function entrypointShim(projectRoot?: string): string {
+  return readScript(ENTRYPOINT_SHIM_SOURCE, projectRoot);
+}
+
+function readScript(path: string, projectRoot = findProjectRoot()): string {
+  try {
+    return readFileSync(join(projectRoot, path), 'utf8');
+  } catch (error) {
+    throw new InitrdError('INIT_SCRIPT_INVALID', `cannot read ${path} in ${projectRoot} (${(error as Error).message}); the image is built from a checkout`);
   }
-  return lines.join('\n') + '\n';
 }

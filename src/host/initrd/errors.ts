@@ -20,6 +20,11 @@ export type InitrdErrorCode =
   | 'NODE_PTY_NOT_FOUND'
   | 'VSOCK_ADDON_NOT_FOUND'
   | 'SPAWN_HELPER_NOT_STATIC'
-  | 'INVALID_GUEST_CONFIG';
+  | 'INVALID_GUEST_CONFIG'
+  | 'KERNEL_MODULES_NOT_FOUND'
+  | 'KERNEL_MODULE_NOT_FOUND'
+  | 'KERNEL_MODULE_INVALID'
+  | 'RUNTIME_IMAGE_FAILED'
+  | 'INIT_SCRIPT_INVALID';
 
 export class InitrdError extends CodedError<InitrdErrorCode> {}

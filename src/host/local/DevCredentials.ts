@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { signDevelopmentToken } from '../server/TokenVerifier.js';
+import { signDevelopmentToken } from '../server/TokenSigner.js';
 
 export const DEV_TOKEN_SUBJECT = 'developer';
 
@@ -22,7 +22,7 @@ export async function ensureJwtSecret(path: string): Promise<string> {
 
 /** Signs a token for any instance (subject `developer`, 30 days) and writes it to `path`. */
 export async function writeDevToken(path: string, secret: string): Promise<string> {
-  const token = await signDevelopmentToken(secret, { sub: DEV_TOKEN_SUBJECT }, '30d');
+  const token = await signDevelopmentToken(secret, { sub: DEV_TOKEN_SUBJECT }, 30 * 86400);
   await writeFile(path, `${token}\n`, { mode: 0o600 });
   return token;
 }

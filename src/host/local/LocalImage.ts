@@ -9,7 +9,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectImageInputs, hashImage, imageEntries, planImage, type ImageBuildOptions } from '../initrd/ImageBuilder.js';
 import type { ImageLayout } from '../initrd/ImageLayout.js';
-import { writeImageTree } from './ImageTree.js';
+import { writeImageTree } from '../initrd/ImageTree.js';
 
 export interface LocalImage {
   /** The unpacked image's root directory. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { UnauthorizedError } from './errors.js';
 
 /** Who is calling, from a verified token. */
@@ -127,8 +127,11 @@ export class TokenVerifier {
   }
 }
 
+/** Where tokens come from, for the messages that ask for a new one. */
+const MINT_HINT = 'on the server host: hypeman-exec-server token --sub NAME; with npm start: .hypeman/dev-token';
+
 function describeJoseError(err: unknown): string {
-  if (err instanceof joseErrors.JWTExpired) return 'the token has expired; get a new one';
+  if (err instanceof joseErrors.JWTExpired) return `the token has expired; get a new one from whoever issued it (${MINT_HINT})`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is not valid for this server';
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
@@ -146,20 +149,4 @@ function describeJoseError(err: unknown): string {
 /** Whether a principal may use an instance known by `id` and `name`. */
 export function mayUseInstance(principal: Principal, id: string, name: string): boolean {
   return principal.instances === undefined || principal.instances.includes(id) || principal.instances.includes(name);
-}
-
-/** Signs an HS256 token (for development tokens and tests). */
-export async function signDevelopmentToken(
-  secret: string,
-  claims: { sub: string; instances?: string[]; iss?: string; aud?: string },
-  expiresIn: string = '30d',
-): Promise<string> {
-  const jwt = new SignJWT({ ...(claims.instances ? { instances: claims.instances } : {}) })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(expiresIn);
-  if (claims.iss !== undefined) jwt.setIssuer(claims.iss);
-  if (claims.aud !== undefined) jwt.setAudience(claims.aud);
-  return jwt.sign(new TextEncoder().encode(secret));
 }

@@ -8,9 +8,11 @@ import { HostPolicy } from './HostPolicy.js';
 import { OriginPolicy } from './OriginPolicy.js';
 import { RegistryDirectory } from './RegistryDirectory.js';
 import { ConfigError, parseServerConfig } from './ServerConfig.js';
+import { runTokenCommand } from './tokenCommand.js';
 import { TokenVerifier } from './TokenVerifier.js';
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'token') return runTokenCommand(process.argv.slice(3), process.env, process.stdout, process.stderr);
   const config = await parseServerConfig(process.argv.slice(2), process.env, packageVersion());
   if (!config) return 0;
   const logger = pino({ level: config.logLevel }, pino.destination(2));

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
-import { AGENT_VSOCK_PORT } from '../wire/index.js';
-import { AgentStartError } from './errors.js';
+import { AGENT_VSOCK_PORT } from '../../wire/index.js';
+import { AgentStartError } from '../errors.js';
 
 /** Where the agent accepts connections: `--listen vsock:PORT | unix:PATH | tcp:HOST:PORT`. */
 export type ListenAddress =

@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentStartError } from './errors.js';
-import type { Credentials } from './UserDatabase.js';
+import { AgentStartError } from '../errors.js';
+import type { Credentials } from '../container/UserDatabase.js';
 
 /** File name of the static exec helper built from src/guest/native/spawn-helper.c. */
 export const SPAWN_HELPER_NAME = 'hypeman-exec-spawn';

@@ -1,6 +1,6 @@
-import { ExitKind, SignalNumber, TIMEOUT_EXIT_CODE, type ExitStatus } from '../wire/index.js';
+import { ExitKind, SignalNumber, TIMEOUT_EXIT_CODE, type ExitStatus } from '../../wire/index.js';
 import type { HelperFailure, WaitStatus } from './Command.js';
-import { SessionError } from './errors.js';
+import { SessionError } from '../errors.js';
 
 /** Exit codes of a command that could not be run (spec §9.5), as a shell reports them. */
 export const NOT_FOUND_EXIT_CODE = 127;

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { FrameType } from '../wire/index.js';
+import { FrameType } from '../../wire/index.js';
 import type { CommandObserver } from './Command.js';
-import type { OutputStream } from './FrameWriter.js';
+import type { OutputStream } from '../session/FrameWriter.js';
 import { HelperCommand } from './HelperCommand.js';
 import type { HelperReportServer } from './HelperReports.js';
 import { spawnHelperArguments, type SpawnPlan } from './SpawnHelper.js';

@@ -1,5 +1,5 @@
 import type { HelperReport } from './HelperReports.js';
-import type { OutputStream } from './FrameWriter.js';
+import type { OutputStream } from '../session/FrameWriter.js';
 
 /** The command's wait status as the helper saw it (core-dump bit included). */
 export type WaitStatus = Extract<HelperReport, { kind: 'exited' } | { kind: 'signaled' }>;

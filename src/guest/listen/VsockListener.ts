@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { VsockError, type VsockErrorCode } from '../vsock/errors.js';
-import { AgentStartError } from './errors.js';
+import { VsockError, type VsockErrorCode } from '../../vsock/errors.js';
+import { AgentStartError } from '../errors.js';
 import type { ListenAddress } from './ListenAddress.js';
 import type { Listener } from './NetListener.js';
 
@@ -24,9 +24,9 @@ export async function openVsockListener(
   log: Logger,
 ): Promise<Listener> {
   const deadline = Date.now() + waitSeconds * 1000;
-  let vsock: typeof import('../vsock/index.js');
+  let vsock: typeof import('../../vsock/index.js');
   try {
-    vsock = await import('../vsock/index.js');
+    vsock = await import('../../vsock/index.js');
   } catch (error) {
     throw new AgentStartError('LISTEN_FAILED', `cannot listen on vsock:${address.port}: the vsock module does not load (${(error as Error).message})`);
   }

@@ -5,7 +5,7 @@
  */
 import { chmod, copyFile, link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CpioEntry } from '../initrd/CpioWriter.js';
+import type { CpioEntry } from './CpioWriter.js';
 
 export async function writeImageTree(entries: readonly CpioEntry[], dir: string): Promise<void> {
   const at = (path: string) => join(dir, path);

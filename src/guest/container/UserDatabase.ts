@@ -1,5 +1,5 @@
 import type { ContainerRoot } from './ContainerRoot.js';
-import { SessionError } from './errors.js';
+import { SessionError } from '../errors.js';
 
 export interface PasswdEntry {
   readonly name: string;

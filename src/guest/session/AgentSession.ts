@@ -17,20 +17,20 @@ import {
   type ErrorCodeName,
   type ExecStartMessage,
   type RawFrame,
-} from '../wire/index.js';
-import type { Command, CommandObserver, HelperFailure, WaitStatus } from './Command.js';
-import { commandEnvironment } from './CommandEnvironment.js';
-import type { ContainerRoot } from './ContainerRoot.js';
-import { SessionError } from './errors.js';
-import { classifyFailure, exitRecord } from './ExitStatus.js';
+} from '../../wire/index.js';
+import type { Command, CommandObserver, HelperFailure, WaitStatus } from '../command/Command.js';
+import { commandEnvironment } from '../command/CommandEnvironment.js';
+import type { ContainerRoot } from '../container/ContainerRoot.js';
+import { SessionError } from '../errors.js';
+import { classifyFailure, exitRecord } from '../command/ExitStatus.js';
 import { FrameWriter, type OutputStream } from './FrameWriter.js';
-import type { HelperReportServer } from './HelperReports.js';
+import type { HelperReportServer } from '../command/HelperReports.js';
 import { setLongTimeout } from './longTimeout.js';
 import { PausableTimer } from './PausableTimer.js';
-import { PipeCommand } from './PipeCommand.js';
-import { PtyCommand } from './PtyCommand.js';
-import type { SpawnPlan } from './SpawnHelper.js';
-import { UserDatabase } from './UserDatabase.js';
+import { PipeCommand } from '../command/PipeCommand.js';
+import { PtyCommand } from '../command/PtyCommand.js';
+import type { SpawnPlan } from '../command/SpawnHelper.js';
+import { UserDatabase } from '../container/UserDatabase.js';
 
 /** Spec §9.7: output of background processes is forwarded this long after the command exited. */
 export const END_OF_OUTPUT_GRACE_MS = 1_000;
@@ -60,7 +60,7 @@ type Phase = 'awaiting-start' | 'starting' | 'running' | 'ended';
  * control in both directions, and ends with Exit or Error. It owns the connection: it
  * closes it, and `done` settles once the connection is closed and the command reaped.
  */
-export class ExecSession implements CommandObserver {
+export class AgentSession implements CommandObserver {
   readonly done: Promise<void>;
   readonly #socket: Duplex;
   readonly #context: SessionContext;

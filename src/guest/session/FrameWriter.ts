@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { ExecSessionState, FrameType, MAX_DATA_CHUNK, encodeHeader } from '../wire/index.js';
+import { ExecSessionState, FrameType, MAX_DATA_CHUNK, encodeHeader } from '../../wire/index.js';
 
 export type OutputStream = typeof FrameType.Stdout | typeof FrameType.Stderr;
 

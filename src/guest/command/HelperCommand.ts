@@ -1,4 +1,4 @@
-import { SignalNumber } from '../wire/index.js';
+import { SignalNumber } from '../../wire/index.js';
 import type { Command, CommandObserver } from './Command.js';
 import type { HelperChannel, HelperChannelObserver, HelperReport, HelperReportServer } from './HelperReports.js';
 import { signalGroup } from './ProcessGroups.js';
@@ -42,6 +42,20 @@ export abstract class HelperCommand implements Command, HelperChannelObserver {
   abstract pauseOutput(): void;
   abstract resumeOutput(): void;
   abstract closeOutput(): void;
+
+  /** A terminal command: the helper found everything typed read after StdinClose. */
+  protected typeEof(): void {}
+
+  /**
+   * Tells the helper that the client closed the input, so that it asks for end of file
+   * (typeEof) whenever the terminal's input has been read. False when no helper watches:
+   * the command has not started or has already exited.
+   */
+  protected announceStdinClosed(): boolean {
+    if (this.#channel === null || this.#outcome !== 'started' || this.#exitReported) return false;
+    this.#channel.stdinClosed();
+    return true;
+  }
 
   /** Process groups a signal from the client goes to. */
   protected signalTargets(): number[] {
@@ -107,6 +121,9 @@ export abstract class HelperCommand implements Command, HelperChannelObserver {
         this.#outcome = 'failed';
         this.observer.failed(report);
         if (this.#releaseRequested) this.release();
+        return;
+      case 'type-eof':
+        if (this.#outcome === 'started' && !this.#exitReported) this.typeEof();
         return;
       case 'exited':
       case 'signaled':

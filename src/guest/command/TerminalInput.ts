@@ -21,7 +21,8 @@ export class TerminalInput {
   #timer: NodeJS.Timeout | null = null;
   #open = true;
   #atLineStart = true;
-  #eofSent = false;
+  #ended = false;
+  #eofTyped = false;
 
   constructor(fd: number, onDrain: () => void) {
     this.#fd = fd;
@@ -30,21 +31,30 @@ export class TerminalInput {
 
   /** False: part of `data` waits for the terminal; onDrain follows once it is written. */
   write(data: Uint8Array): boolean {
-    if (!this.#open || this.#eofSent || data.length === 0) return this.#pending === null;
+    if (!this.#open || this.#ended || data.length === 0) return this.#pending === null;
     const last = data[data.length - 1];
     this.#atLineStart = last === 0x0a || last === 0x0d;
     return this.#push(data);
   }
 
+  /** No more input comes (StdinClose); the end of file itself is typed by typeEof(). False if already ended or closed. */
+  end(): boolean {
+    if (this.#ended || !this.#open) return false;
+    this.#ended = true;
+    return true;
+  }
+
   /**
-   * End of input as a user gives it (spec §9.8): ^D at the start of a line; after a partial
-   * line, a first ^D only hands that line to the reader, so a second one follows.
+   * End of input as a user gives it (spec §9.8), after what was written: ^D at the start of
+   * a line; after a partial line, a first ^D only hands that line to the reader, so a second
+   * one follows. Typed again (one ^D) each time the exec helper finds that everything typed
+   * has been read while the command still runs.
    */
-  end(): void {
-    if (this.#eofSent) return;
-    this.#eofSent = true;
-    if (!this.#open) return;
-    this.#push(this.#atLineStart ? Uint8Array.of(VEOF) : Uint8Array.of(VEOF, VEOF));
+  typeEof(): void {
+    if (!this.#open || !this.#ended) return;
+    const first = !this.#eofTyped;
+    this.#eofTyped = true;
+    this.#push(first && !this.#atLineStart ? Uint8Array.of(VEOF, VEOF) : Uint8Array.of(VEOF));
   }
 
   /** The terminal is gone: nothing more is written, and nobody waits for a drain. */

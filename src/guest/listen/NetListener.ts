@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { LISTEN_BACKLOG } from '../vsock/backlog.js';
-import { AgentStartError } from './errors.js';
+import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
+import { AgentStartError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from './ListenAddress.js';
 
 /** An open listener: connections go to the callback given when it was opened. */

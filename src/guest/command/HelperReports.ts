@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { LISTEN_BACKLOG } from '../vsock/backlog.js';
+import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
 
 /** Where the helper was when it gave up (spawn-helper.c). */
 export type HelperStage = 'chroot' | 'fork' | 'credentials' | 'cwd' | 'exec';
@@ -10,7 +10,9 @@ export type HelperReport =
   | { readonly kind: 'started'; readonly pid: number }
   | { readonly kind: 'failed'; readonly stage: HelperStage; readonly errno: number; readonly fileExists: boolean; readonly text: string }
   | { readonly kind: 'exited'; readonly code: number }
-  | { readonly kind: 'signaled'; readonly signal: number; readonly coreDumped: boolean };
+  | { readonly kind: 'signaled'; readonly signal: number; readonly coreDumped: boolean }
+  /** The terminal's input has all been read after the client closed it: type ^D (spec §9.8). */
+  | { readonly kind: 'type-eof' };
 
 export interface HelperChannelObserver {
   /** The helper connected and identified itself; `channel.release()` lets it exit. */
@@ -23,6 +25,8 @@ export interface HelperChannelObserver {
 /** A helper's connection, until the agent releases it (the helper then exits). */
 export interface HelperChannel {
   release(): void;
+  /** Tells a terminal command's helper that the client closed the input (it then asks for ^Ds). */
+  stdinClosed(): void;
 }
 
 const STAGES: ReadonlySet<string> = new Set<HelperStage>(['chroot', 'fork', 'credentials', 'cwd', 'exec']);
@@ -44,6 +48,8 @@ export function parseHelperReport(line: string): HelperReport | null {
       return Number.isNaN(int(f[1])) ? null : { kind: 'exited', code: int(f[1]) };
     case 'signaled':
       return Number.isNaN(int(f[1])) ? null : { kind: 'signaled', signal: int(f[1]), coreDumped: f[2] === '1' };
+    case 'type-eof':
+      return f.length === 1 ? { kind: 'type-eof' } : null;
     default:
       return null;
   }
@@ -121,7 +127,7 @@ export class HelperReportServer {
           clearTimeout(helloTimer);
           const bound = observer;
           socket.on('close', () => bound.closed());
-          bound.connected({ release: () => socket.destroy() });
+          bound.connected({ release: () => socket.destroy(), stdinClosed: () => void socket.write('stdin-closed\n') });
           continue;
         }
         const report = parseHelperReport(line);

@@ -1,6 +1,6 @@
 import { readSync } from 'node:fs';
 import * as nodePty from 'node-pty';
-import { FrameType } from '../wire/index.js';
+import { FrameType } from '../../wire/index.js';
 import type { CommandObserver } from './Command.js';
 import { DEFAULT_TERM } from './CommandEnvironment.js';
 import { HelperCommand } from './HelperCommand.js';
@@ -85,8 +85,15 @@ export class PtyCommand extends HelperCommand {
     return this.#input?.write(data) ?? true;
   }
 
+  /** Spec §9.8: ^D, typed when the helper finds the input read (at once if no helper watches). */
   closeStdin(): void {
-    this.#input?.end();
+    const input = this.#input;
+    if (input === null || !input.end()) return;
+    if (!this.announceStdinClosed()) input.typeEof();
+  }
+
+  protected override typeEof(): void {
+    this.#input?.typeEof();
   }
 
   resize(rows: number, cols: number): void {
