@@ -19,10 +19,13 @@ import { compiled, DIST, PROJECT } from './paths.js';
  */
 async function writeAgentBundle(): Promise<string> {
   const bundle = await bundleAgent({ entry: join(PROJECT, 'src', 'guest', 'main.ts'), workingDirectory: PROJECT });
-  const path = join(DIST, 'bench', AGENT_BUNDLE_NAME);
-  writeFileSync(path, bundle.code);
-  return path;
+  writeFileSync(AGENT_BUNDLE, bundle.code);
+  return AGENT_BUNDLE;
 }
+
+/** Where the bench writes the agent's bundle, and the exec helper it runs with. */
+export const AGENT_BUNDLE = join(DIST, 'bench', AGENT_BUNDLE_NAME);
+export const SPAWN_HELPER = join(PROJECT, 'build', 'guest', 'hypeman-exec-spawn');
 
 export const AGENT_PORT = 2222;
 export const GRPC_PORT = 2223;
@@ -68,7 +71,7 @@ export class BenchStack {
       const agent = await start({
         name: 'agent',
         script: await writeAgentBundle(),
-        args: ['--listen', `unix:${agentSocket}`, '--spawn-helper', join(PROJECT, 'build', 'guest', 'hypeman-exec-spawn')],
+        args: ['--listen', `unix:${agentSocket}`, '--spawn-helper', SPAWN_HELPER],
         dir,
         ready: /"msg":"agent ready"/,
       });

@@ -4,7 +4,8 @@
 // guest in a real VM (boot, RAM, agent start, image sizes). See README "Benchmarks".
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
-import { BenchStack, GRPC_PORT, INSTANCE } from './BenchStack.js';
+import { AGENT_BUNDLE, BenchStack, GRPC_PORT, INSTANCE, SPAWN_HELPER } from './BenchStack.js';
+import { agentStarts } from './exec/agentStart.js';
 import { BenchUsageError, type BenchOptions, USAGE, parseBenchOptions } from './BenchOptions.js';
 import { cliAvailable, cliRoundTrips } from './exec/cli.js';
 import { concurrentSessions } from './exec/concurrency.js';
@@ -84,7 +85,10 @@ async function measureLatency(options: BenchOptions, figures: Figures, stack: Be
   }
   const cli: Omit<Figure, 'unit' | 'value'> = { id: 'roundtrip.cli', measure: `CLI wall time: \`hypeman-exec ${INSTANCE} true\``, path: 'CLI (node process → API server → mux → agent)', floor: 'floor.node-start' };
   if (cliAvailable()) figures.add(latencyFigure(cli, await cliRoundTrips(stack.apiUrl, stack.token, INSTANCE, sizes.cliRuns)));
-  else figures.add({ ...cli, unit: 'ms', value: null, note: 'CLI not available (dist/src/host/cli/main.js not built)' });
+  else figures.add({ ...cli, unit: 'ms', value: null, note: 'CLI not available (dist/bin/hypeman-exec not built)' });
+  progress(`agent start: ${sizes.cliRuns} starts of the bundle`);
+  const start = { id: 'agent.start', measure: 'agent start (spawn → first accepted connection, Unix socket)', path: "agent (the guest image's bundle)", floor: 'floor.node-start' };
+  figures.add(latencyFigure(start, await agentStarts(AGENT_BUNDLE, SPAWN_HELPER, stack.dir, sizes.cliRuns)));
 
   progress(`TTY echo: ${sizes.ttyEchoes} bytes per path`);
   for (const path of PATHS) {

@@ -21,8 +21,9 @@ function newestSource(dir) {
   return newest;
 }
 
-function run(what, args) {
-  process.stderr.write(`npm start: ${what}: npm ${args.join(' ')}\n`);
+/** Runs `npm ARGS` because of `why`, saying so first: it is what npm start does now, not advice. */
+function run(why, args) {
+  process.stderr.write(`npm start: ${why}; running \`npm ${args.join(' ')}\`…\n`);
   const result = spawnSync('npm', args, { cwd: root, stdio: ['ignore', 2, 2] });
   if (result.status !== 0) {
     process.stderr.write(`npm start: \`npm ${args.join(' ')}\` failed (status ${result.status ?? result.signal}); fix the error above and run npm start again\n`);
@@ -37,8 +38,9 @@ if (!existsSync(join(root, 'node_modules'))) {
 if (!existsSync(join(root, 'node_modules/node-pty/build/Release/pty.node'))) run('node-pty is not built', ['rebuild', 'node-pty']);
 if (!existsSync(join(root, 'build/guest/hypeman-exec-spawn'))) run('the exec helper is not built', ['run', 'build:guest-helper']);
 if (!existsSync(join(root, 'src/vsock/native/build/Release/vsock.node'))) run('the vsock addon is not built', ['run', 'build:native']);
-const built = existsSync(entry) ? statSync(entry).mtimeMs : 0;
+const launcher = join(root, 'dist/bin/hypeman-exec');
+const built = existsSync(entry) && existsSync(launcher) ? Math.min(statSync(entry).mtimeMs, statSync(launcher).mtimeMs) : 0;
 const sources = Math.max(newestSource(join(root, 'src')), statSync(join(root, 'tsconfig.json')).mtimeMs);
-if (built < sources) run(existsSync(entry) ? 'the sources changed since the last build' : 'not built yet', ['run', 'build']);
+if (built < sources) run(built > 0 ? 'the sources changed since the last build' : 'not built yet', ['run', 'build']);
 
 await import(pathToFileURL(entry).href);

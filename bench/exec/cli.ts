@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { DIST } from '../paths.js';
 import { type Samples, sampleMs } from '../stats.js';
 
-export const CLI_SCRIPT = join(DIST, 'src/host/cli/main.js');
+/** What users run: the launcher of the one-file CLI (scripts/build-bins.ts). */
+export const CLI_SCRIPT = join(DIST, 'bin/hypeman-exec');
 
 export class CliFailedError extends Error {
   readonly code = 'BENCH_CLI_FAILED';

@@ -15,6 +15,27 @@ export function judgeTargets(figures: Figures, largestConcurrency: number): Targ
     met: gap === null ? null : gap <= 1,
   });
 
+  // Issue 18: ahead of the original's Go agent (0.76 × the spawn floor here).
+  const api = figures.get('roundtrip.api');
+  out.push({
+    name: 'exec round trip p50 (library) ≤ 0.8 × the in-process spawn floor',
+    measured: `${fmt(lib?.value)} ms = ${fmt(lib?.ratioToFloor)} × spawn ${fmt(spawn?.value)} ms`,
+    met: lib?.ratioToFloor == null ? null : lib.ratioToFloor <= 0.8,
+  });
+  out.push({
+    name: 'exec round trip p50 (API server) ≤ the in-process spawn floor',
+    measured: `${fmt(api?.value)} ms = ${fmt(api?.ratioToFloor)} × spawn ${fmt(spawn?.value)} ms`,
+    met: api?.ratioToFloor == null ? null : api.ratioToFloor <= 1,
+  });
+  const start = figures.get('agent.start');
+  const nodeStart = figures.get('floor.node-start');
+  const startGap = start?.value != null && nodeStart?.value != null ? start.value - nodeStart.value : null;
+  out.push({
+    name: 'agent start (to listening) ≤ `node -e 0` + 20 ms, natively',
+    measured: `${fmt(start?.value, 1)} ms vs node -e 0 ${fmt(nodeStart?.value, 1)} ms: +${fmt(startGap, 1)} ms`,
+    met: startGap === null ? null : startGap <= 20,
+  });
+
   const out1 = figures.get('stdout.api');
   out.push({
     name: 'stdout ≥ 1 GB/s end to end through the API server',

@@ -24,8 +24,9 @@ export const DEFAULT_START_TIMEOUT_SECONDS = 30;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const EPILOGUE = `Every connection carries one exec session (spec/PROTOCOL.md). Commands run in the
-container root given by --root, through the static helper hypeman-exec-spawn (built into
-build/guest/ by npm install; shipped beside the agent in the guest image).
+container root given by --root: without a terminal they are started by the agent itself
+(its native module, vsock.node), with one through the static helper hypeman-exec-spawn
+(built into build/guest/ by npm install; shipped beside the agent in the guest image).
 
 Logs are JSON lines (pino) on stderr. SIGTERM or SIGINT: stop listening, give running
 sessions ${SHUTDOWN_GRACE_MS / 1000} s, then end them with Error SHUTTING_DOWN, hang up their commands and exit 0.`;
@@ -44,7 +45,7 @@ const OPTIONS_HELP: readonly (readonly [string, string, string])[] = [
   ['--default-cwd', 'DIR', "working directory of a request that names none (the container's; default /)"],
   ['--env', 'NAME=VALUE', "a variable of the container's environment, given to every command under the request's own; repeatable"],
   ['--log-level', 'LEVEL', `${LOG_LEVELS.join(', ')} (default info)`],
-  ['--spawn-helper', 'PATH', 'path of hypeman-exec-spawn (default: beside the agent, or build/guest/ of the checkout)'],
+  ['--spawn-helper', 'PATH', 'path of hypeman-exec-spawn, which starts terminal sessions (default: beside the agent, or build/guest/ of the checkout)'],
   ['--vsock-wait', 'SECONDS', `how long to keep retrying a vsock listen: the device can appear late in boot (default ${DEFAULT_VSOCK_WAIT_SECONDS})`],
   ['--start-timeout', 'SECONDS', `how long a connection has to send its ExecStart; a silent one gets START_TIMEOUT and is closed, so it cannot hold a session slot (default ${DEFAULT_START_TIMEOUT_SECONDS})`],
   ['-h, --help', '', 'show this help and exit'],

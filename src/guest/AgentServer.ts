@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
+import type { AgentLogger } from './AgentLog.js';
 import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
 import { ContainerRoot } from './container/ContainerRoot.js';
 import { AgentSession, refuseConnection, type SessionContext } from './session/AgentSession.js';
@@ -15,7 +15,7 @@ export interface AgentServerOptions {
   readonly configuredEnv: Readonly<Record<string, string>>;
   /** A connection without ExecStart after this long gets START_TIMEOUT (spec §9.10). */
   readonly startTimeoutMs: number;
-  readonly log: Logger;
+  readonly log: AgentLogger;
 }
 
 /** Before SHUTTING_DOWN is sent, running sessions get this long to finish on their own. */
@@ -29,19 +29,20 @@ const SHUTDOWN_REAP_MS = 7_000;
  */
 export class AgentServer {
   readonly #context: SessionContext;
-  readonly #reports: HelperReportServer;
+  /** Opened on the first terminal session: only the exec helper reports over it. */
+  #reports: Promise<HelperReportServer> | null = null;
   readonly #maxSessions: number;
   readonly #sessions = new Set<AgentSession>();
-  readonly #reclaimer = new BufferReclaimer();
+  /** Made on the first session: its V8 hooks are not needed to start listening. */
+  #reclaimer: BufferReclaimer | null = null;
   #stopping = false;
 
-  private constructor(options: AgentServerOptions, reports: HelperReportServer) {
-    this.#reports = reports;
+  private constructor(options: AgentServerOptions) {
     this.#maxSessions = options.maxSessions;
     this.#context = {
       root: new ContainerRoot(options.root),
       helperPath: options.helperPath,
-      reports,
+      reports: () => (this.#reports ??= HelperReportServer.listen()),
       configuredEnv: options.configuredEnv,
       defaultCwd: options.defaultCwd,
       startTimeoutMs: options.startTimeoutMs,
@@ -49,8 +50,8 @@ export class AgentServer {
     };
   }
 
-  static async start(options: AgentServerOptions): Promise<AgentServer> {
-    return new AgentServer(options, await HelperReportServer.listen());
+  static start(options: AgentServerOptions): AgentServer {
+    return new AgentServer(options);
   }
 
   get sessionCount(): number {
@@ -66,10 +67,11 @@ export class AgentServer {
     }
     const session = new AgentSession(socket, this.#context);
     this.#sessions.add(session);
-    this.#reclaimer.start();
+    const reclaimer = (this.#reclaimer ??= new BufferReclaimer());
+    reclaimer.start();
     void session.done.then(() => {
       this.#sessions.delete(session);
-      if (this.#sessions.size === 0) this.#reclaimer.stop();
+      if (this.#sessions.size === 0) reclaimer.stop();
     });
   }
 
@@ -85,7 +87,7 @@ export class AgentServer {
     // Commands are reaped within the hang-up grace; a client that keeps its connection
     // open after the Error does not hold the agent up (the kernel still delivers it).
     await Promise.race([Promise.all([...this.#sessions].map((s) => s.done)), delay(SHUTDOWN_REAP_MS)]);
-    await this.#reports.close();
+    await (await this.#reports?.catch(() => null))?.close();
   }
 }
 

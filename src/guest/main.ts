@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   const listeners: Listener[] = [];
   try {
     const helperPath = locateSpawnHelper(options.spawnHelper);
-    server = await AgentServer.start({
+    server = AgentServer.start({
       root: options.root,
       helperPath,
       maxSessions: options.maxSessions,
@@ -44,6 +44,8 @@ async function main(): Promise<number> {
     if (failure !== undefined) throw failure.reason;
     for (const listener of listeners) log.info({ address: listener.address }, 'listening');
     log.info({ root: options.root, helper: helperPath, maxSessions: options.maxSessions }, 'agent ready');
+    // Listening: the logger's own code is loaded only now, and the lines so far written.
+    void agentLog.load();
   } catch (error) {
     const message = error instanceof AgentStartError ? error.message : `cannot start: ${(error as Error).message}`;
     log.fatal({ code: (error as AgentStartError).code }, message);

@@ -2,7 +2,9 @@
  * Finds and loads the native half of this layer (native/vsock.c), once. Where it is:
  *  1. $HYPEMAN_VSOCK_ADDON, when set (the guest image ships it at /.hypeman/vsock.node);
  *  2. else native/build/Release/vsock.node beside this file, where `npm run build:native`
- *     puts it (from dist/src/vsock/ after tsc, the same path under the project's src/).
+ *     puts it (from dist/src/vsock/ after tsc, the same path under the project's src/; from
+ *     a bundle inside the checkout, the same path under the nearest package.json's directory),
+ *     or vsock.node right beside it (a bundle in the image, run without the variable).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -52,15 +54,24 @@ export interface NativeAddon {
 const FUNCTIONS = ['Socket', 'localCid', 'forbiddenCid', 'vsockListen', 'vsockConnect', 'unixListen', 'unixConnect', 'socketPair'] as const;
 
 let loaded: NativeAddon | undefined;
+let exportsOfModule: Readonly<Record<string, unknown>> | undefined;
 
 /** Where the addon is looked for, in order. */
 export function addonCandidates(): string[] {
   const fromEnv = process.env[ADDON_ENV];
   if (fromEnv) return [resolve(fromEnv)];
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, BUILT_ADDON)];
+  // Beside this file: the guest image's layout (the bundle and vsock.node in one directory).
+  const candidates = [join(here, BUILT_ADDON), join(here, 'vsock.node')];
   const compiled = `${sep}${join('dist', 'src', 'vsock')}`;
   if (here.endsWith(compiled)) candidates.push(join(here.slice(0, -compiled.length), 'src', 'vsock', BUILT_ADDON));
+  // A bundle of the agent inside the checkout (the bench's, under dist/): the checkout's build.
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
+    if (!existsSync(join(dir, 'package.json'))) continue;
+    const built = join(dir, 'src', 'vsock', BUILT_ADDON);
+    if (!candidates.includes(built)) candidates.push(built);
+    break;
+  }
   return candidates;
 }
 
@@ -84,6 +95,7 @@ export function loadAddon(): NativeAddon {
   if (absent.length > 0) {
     throw new VsockError('VSOCK_ADDON_MISSING', `${path} is not this project's vsock module (it lacks ${absent.join(', ')}); ${fix}`);
   }
+  exportsOfModule = native;
   // A plain object of our own: the native exports stay untouched, and tests can stand in for a function.
   loaded = {
     Socket: native.Socket as NativeAddon['Socket'],
@@ -98,4 +110,13 @@ export function loadAddon(): NativeAddon {
     socketPair: native.socketPair as NativeAddon['socketPair'],
   };
   return loaded;
+}
+
+/**
+ * Everything the native module exports, vsock's functions and the others it carries (the
+ * agent's spawner, src/guest/native/spawner.c, whose types live with its caller).
+ */
+export function nativeModuleExports(): Readonly<Record<string, unknown>> {
+  loadAddon();
+  return exportsOfModule!;
 }

@@ -19,7 +19,7 @@ const EXPECTED_IDS = [
   'floor.spawn', 'floor.node-start', 'floor.pipe', 'floor.unix.receive', 'floor.unix.send', 'floor.ws.receive', 'floor.ws.send', 'floor.tty',
   'memory.idle.agent', 'memory.idle.api-server', 'memory.idle.mux',
   'memory.slow-reader.agent', 'memory.slow-reader.api-server', 'memory.slow-reader.mux',
-  'roundtrip.grpc', 'roundtrip.library', 'roundtrip.api', 'roundtrip.cli',
+  'roundtrip.grpc', 'roundtrip.library', 'roundtrip.api', 'roundtrip.cli', 'agent.start',
   'tty.library', 'tty.api',
   'stdout.grpc', 'stdout.library', 'stdout.api', 'stdin.grpc', 'stdin.library', 'stdin.api',
   'concurrency.api.5', 'concurrency.api.10', 'concurrency.library.10',
@@ -54,7 +54,7 @@ describe('npm run bench --smoke', () => {
         const f = report.figures.find((x: { id: string }) => x.id === id);
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
-      assert.equal(report.targets.length, 8);
+      assert.equal(report.targets.length, 11);
       for (const name of [/idle \+ 16 MiB/, /start p99 ≤ 1 s/, /library stdout and stdin ≥ 1\.5×/]) {
         assert.ok(report.targets.some((t: { name: string }) => name.test(t.name)), `issue 18's target ${name} is judged`);
       }

@@ -1,15 +1,18 @@
-// Runs the compiled CLI (dist/src/host/cli/main.js, built by `npm test` or `npm run build`)
-// as a real process, against a test stack in its own process (stackProcess.ts).
+// Runs the CLI as users do, through its launcher (dist/bin/hypeman-exec, written by `npm test`
+// or `npm run build`), as a real process against a test stack in its own process (stackProcess.ts).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { processesWithEnvironment, waitUntil } from '../guest/agentProcess.js';
 import { startStackProcess, type StackProcess } from './stackProcess.js';
 
 const PROJECT = new URL('../..', import.meta.url).pathname;
-export const CLI = join(PROJECT, 'dist/src/host/cli/main.js');
+/** The launchers `npm run build` writes, which users put on their PATH. */
+export const BIN_DIR = join(PROJECT, 'dist/bin');
+export const CLI = join(BIN_DIR, 'hypeman-exec');
 
 const HANG_GUARD_MS = 60_000;
 
@@ -99,4 +102,35 @@ export async function waitUntilSessionGone(stack: StackProcess, marker: string):
   }
   // SIGHUP ends these commands at once; SIGKILL would follow 5 s later (spec §9.9).
   await waitUntil(() => processesWithEnvironment(marker).length === 0, `no process with ${marker} is left`);
+}
+
+/**
+ * A PATH with node and nothing else of the machine's, plus `npm` and `npx` that only note
+ * that they were run and fail: what the launchers must work with, without ever calling npm.
+ */
+export class PathWithoutNpm {
+  readonly dir = mkdtempSync(join(tmpdir(), 'hypeman-no-npm-'));
+  readonly #log = join(this.dir, 'npm-runs.log');
+
+  constructor() {
+    symlinkSync(process.execPath, join(this.dir, 'node'));
+    for (const name of ['npm', 'npx']) {
+      writeFileSync(join(this.dir, name), `#!/bin/sh\necho "${name} $*" >>${this.#log}\nexit 1\n`);
+      chmodSync(join(this.dir, name), 0o755);
+    }
+  }
+
+  /** PATH: `first` (e.g. dist/bin), then this directory. */
+  path(...first: string[]): string {
+    return [...first, this.dir].join(':');
+  }
+
+  /** Every npm or npx run so far, one line each. */
+  npmRuns(): string[] {
+    return existsSync(this.#log) ? readFileSync(this.#log, 'utf8').trim().split('\n') : [];
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

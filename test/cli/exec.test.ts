@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { waitUntil } from '../guest/agentProcess.js';
+import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
+import { SECRET } from '../server/stack.js';
 import { CliProcess, processMarker, runCli, stackEnv, useStackProcess, waitUntilSessionGone } from './cliProcess.js';
 
 const target = useStackProcess();
@@ -178,38 +180,60 @@ describe('hypeman-exec: signals', () => {
   });
 });
 
-describe('hypeman-exec: failures exit 255 with one line naming the cause', () => {
-  const oneLine = (stderr: string) => {
-    assert.equal(stderr.split('\n').length, 2, `one line expected: ${JSON.stringify(stderr)}`);
-    assert.ok(stderr.startsWith('hypeman-exec: '));
-  };
+/** The CLI's failure: one line, its own. */
+function oneLine(stderr: string): void {
+  assert.equal(stderr.split('\n').length, 2, `one line expected: ${JSON.stringify(stderr)}`);
+  assert.ok(stderr.startsWith('hypeman-exec: '));
+}
 
-  it('token rejected', async () => {
+describe('hypeman-exec: failures exit 255 with one line naming the cause', () => {
+
+  it('token rejected: the server\'s reason, where a valid token comes from, how to give it', async () => {
     const r = await runCli(['--token', 'not-a-token', 'web', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
-    assert.match(r.stderr, /rejected the token \(HTTP 401\).*--token or HYPEMAN_TOKEN/);
+    assert.match(r.stderr, /rejected the token: the token is not a well-formed JWT; a valid one comes from hypeman-exec-server token --sub NAME on the server's host, or \.hypeman\/dev-token .*; set HYPEMAN_TOKEN or --token\n$/);
   });
 
-  it('no token at all', async () => {
+  it('no token at all: how to give one and where it comes from, no browser advice', async () => {
     const r = await runCli(['web', 'true'], { ...target.env, HYPEMAN_TOKEN: '' });
     assert.equal(r.status, 255);
-    oneLine(r.stderr);
-    assert.match(r.stderr, /rejected the token \(HTTP 401\)/);
+    assert.equal(
+      r.stderr,
+      "hypeman-exec: no token: set HYPEMAN_TOKEN or --token; a token comes from hypeman-exec-server token --sub NAME on the server's host, or .hypeman/dev-token in the checkout with npm start\n",
+    );
   });
 
-  it('no such instance', async () => {
+  it('no such instance: said once, with the command that lists them', async () => {
     const r = await runCli(['nope', 'true'], target.env);
     assert.equal(r.status, 255);
-    oneLine(r.stderr);
-    assert.match(r.stderr, /no such instance: nope \(HTTP 404\)/);
+    assert.equal(r.stderr, `hypeman-exec: no instance nope on ${target.env.HYPEMAN_API_URL}; hypeman-exec ls lists the instances your token may use\n`);
   });
 
-  it('instance not running (409)', async () => {
+  it('a name mistyped: did you mean the instance whose name is near', async () => {
+    const r = await runCli(['wbe', 'true'], target.env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /^hypeman-exec: no instance wbe on \S+; did you mean web\? \(hypeman-exec ls lists the instances your token may use\)\n$/);
+  });
+
+  it('a token limited to some instances: near names only among those it grants', async () => {
+    const token = await signDevelopmentToken(SECRET, { sub: 'limited', instances: ['web'] });
+    const typo = await runCli(['wbe', 'true'], { ...target.env, HYPEMAN_TOKEN: token });
+    assert.equal(typo.status, 255);
+    oneLine(typo.stderr);
+    assert.match(typo.stderr, /^hypeman-exec: your token does not grant instance wbe; did you mean web\? \(hypeman-exec ls lists .*"instances" claim\)\n$/);
+    // db exists but is not granted: dbx, one letter from it, gets no suggestion.
+    const other = await runCli(['dbx', 'true'], { ...target.env, HYPEMAN_TOKEN: token });
+    assert.equal(other.status, 255);
+    assert.match(other.stderr, /^hypeman-exec: your token does not grant instance dbx; hypeman-exec ls /);
+  });
+
+  it('instance not running (409): its state, and how to start it', async () => {
     const r = await runCli(['old', 'true'], target.env);
     assert.equal(r.status, 255);
     oneLine(r.stderr);
-    assert.match(r.stderr, /instance old is not running \(HTTP 409\).*stopped/);
+    assert.match(r.stderr, /^hypeman-exec: instance old is stopped, not running: start its VM \(cloud-hypervisor\), then run this again; --wait-for-agent SECONDS waits for the agent while it boots\n$/);
   });
 
   it('API unreachable', async () => {
@@ -253,6 +277,94 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
     assert.equal(r.status, 255);
     oneLine(r.stderr);
     assert.match(r.stderr, /Unknown argument: bogus \(see hypeman-exec --help\)/);
+  });
+
+  for (const [args, text] of [
+    [['--timeout', 'abc'], '--timeout takes a number of seconds (0 or more), got "abc"'],
+    [['--timeout', ''], '--timeout takes a number of seconds (0 or more), got ""'],
+    [['--wait-for-agent', '-1'], '--wait-for-agent takes a number of seconds (0 or more), got "-1"'],
+    [['--keepalive', '1x'], '--keepalive takes a number of seconds (0 or more), got "1x"'],
+  ] as Array<[string[], string]>) {
+    it(`refuses ${args.map((a) => JSON.stringify(a)).join(' ')}, saying what was typed`, async () => {
+      const r = await runCli([...args, 'web', 'true'], target.env);
+      assert.equal(r.status, 255);
+      assert.equal(r.stderr, `hypeman-exec: ${text} (see hypeman-exec --help)\n`);
+    });
+  }
+
+  it('an option without its value names it as typed', async () => {
+    const r = await runCli(['web', '-u'], target.env);
+    assert.equal(r.status, 255);
+    assert.equal(r.stderr, 'hypeman-exec: -u needs a value (see hypeman-exec --help)\n');
+  });
+});
+
+describe('hypeman-exec: options after the instance', () => {
+  it('takes them up to the command, as kubectl does (hypeman-exec web -e A=1 -w /tmp sh …)', async () => {
+    const r = await runCli(['web', '-e', 'A=1', '-w', '/tmp', '--timeout', '5', 'sh', '-c', 'echo "$A"; pwd; echo "$@"', 'sh', '-u', '--x'], target.env);
+    assert.equal(r.stdout.toString(), '1\n/tmp\n-u --x\n', r.stderr);
+    assert.equal(r.status, 0);
+  });
+
+  it('merges them with those before the instance', async () => {
+    const r = await runCli(['-e', 'A=1', 'web', '-e', 'B=2', '--', 'sh', '-c', 'echo "$A$B"'], target.env);
+    assert.equal(r.stdout.toString(), '12\n', r.stderr);
+    assert.equal(r.status, 0);
+  });
+
+  it('refuses a word after the instance that looks like an option but is not one of ours, saying how to run it', async () => {
+    const r = await runCli(['web', '-l'], target.env);
+    assert.equal(r.status, 255);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /-l after the instance is not an option of hypeman-exec .*a command whose name starts with - goes after --: hypeman-exec web -- -l/);
+  });
+
+  it('after --, a command whose name starts with - is run as typed', async () => {
+    const r = await runCli(['web', '--', '-u'], target.env);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /-u/);
+  });
+});
+
+describe('hypeman-exec ls', () => {
+  it('lists the instances the token may use, with their state, like docker ps', async () => {
+    const r = await runCli(['ls'], target.env);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.toString().trimEnd().split('\n').map((line) => line.split(/\s+/));
+    assert.deepEqual(lines, [
+      ['ID', 'NAME', 'STATE', 'HYPERVISOR'],
+      ['db-id', 'db', 'running', 'firecracker'],
+      ['old-id', 'old', 'stopped', 'cloud-hypervisor'],
+      ['web-id', 'web', 'running', 'cloud-hypervisor'],
+    ]);
+  });
+
+  it('--json prints what GET /instances answers', async () => {
+    const r = await runCli(['ls', '--json'], target.env);
+    assert.equal(r.status, 0, r.stderr);
+    const api = await fetch(`${target.env.HYPEMAN_API_URL}/instances`, { headers: { authorization: `Bearer ${target.env.HYPEMAN_TOKEN}` } });
+    assert.deepEqual(JSON.parse(r.stdout.toString()), await api.json());
+  });
+
+  it('shows a limited token only what it grants', async () => {
+    const token = await signDevelopmentToken(SECRET, { sub: 'limited', instances: ['web'] });
+    const r = await runCli(['ls', '--json'], { ...target.env, HYPEMAN_TOKEN: token });
+    assert.deepEqual((JSON.parse(r.stdout.toString()) as Array<{ name: string }>).map((i) => i.name), ['web']);
+  });
+
+  it('fails as exec does without a token, and refuses the options of exec', async () => {
+    const noToken = await runCli(['ls'], { ...target.env, HYPEMAN_TOKEN: '' });
+    assert.equal(noToken.status, 255);
+    assert.match(noToken.stderr, /^hypeman-exec: no token: set HYPEMAN_TOKEN or --token; /);
+    const execOption = await runCli(['ls', '-u', 'app'], target.env);
+    assert.equal(execOption.status, 255);
+    assert.match(execOption.stderr, /ls takes only --json, --api-url and --token; --user is for running a command/);
+  });
+
+  it('an instance named ls is reached after --', async () => {
+    const r = await runCli(['--', 'ls', 'true'], target.env);
+    assert.equal(r.status, 255);
+    assert.match(r.stderr, /^hypeman-exec: no instance ls on /);
   });
 });
 

@@ -6,12 +6,12 @@
 // HYPEMAN_API_URL, HYPEMAN_TOKEN and HYPEMAN_INSTANCE from the environment; the test sets
 // them to the stack's server, token and instance.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { INIT_PARAMETERS } from '../../src/host/initrd/InitScript.js';
+import { type ProcessRun, runProcess } from '../runProcess.js';
 import { type Stack, startStack } from '../server/stack.js';
 
 const PROJECT = new URL('../..', import.meta.url).pathname;
@@ -39,26 +39,8 @@ function section(heading: string): string {
 const flagsIn = (text: string) => new Set(text.match(/--[a-z][a-z0-9-]*/g) ?? []);
 const envIn = (text: string) => new Set(text.match(/\bHYPEMAN_[A-Z_]+\b/g) ?? []);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = PROJECT): Promise<ProcessRun> {
+  return runProcess(process.execPath, args, { cwd, env: { ...process.env, ...env }, hangGuardMs: HANG_GUARD_MS });
 }
 
 describe('README examples against a real server, mux and agent', () => {
@@ -82,7 +64,7 @@ describe('README examples against a real server, mux and agent', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function runExample(name: string, code: string, nodeFlags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  function runExample(name: string, code: string, nodeFlags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<ProcessRun> {
     const file = join(dir, `${name}.mjs`);
     writeFileSync(file, code);
     return run([...nodeFlags, file], { ...env, ...extraEnv }, dir);

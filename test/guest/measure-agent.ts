@@ -1,11 +1,17 @@
 // Measures the agent (not a test: figures vary with the machine, nothing is asserted).
 //   node --import tsx test/guest/measure-agent.ts
 // Prints: stdout throughput through a Unix socket, peak RSS under a slow reader, memory
-// per idle session (pipes and terminals), and the time from ExecStart to Started and Exit.
-import { writeFileSync } from 'node:fs';
+// per idle session (pipes and terminals), the time from ExecStart to Started and Exit beside
+// spawning `true` in this process, and the cold start of the image's bundle beside `node -e 0`.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentStarts } from '../../bench/exec/agentStart.js';
+import { nodeStartups, spawnRoundTrips } from '../../bench/floors/spawnFloor.js';
+import { AGENT_BUNDLE_NAME, bundleAgent, findProjectRoot } from '../../src/host/initrd/index.js';
 import { connect } from 'node:net';
 import { FrameDecoder, FrameType as T, encodeExecStart, encodeStdinClose } from '../../src/wire/index.js';
-import { AgentProcess } from './agentProcess.js';
+import { AgentProcess, ensureSpawnHelper } from './agentProcess.js';
 import { ExecConnection, runCommand } from './execClient.js';
 
 const MiB = 1024 * 1024;
@@ -74,7 +80,8 @@ try {
     c.destroy();
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1].toFixed(2);
-  console.log(`ExecStart → Started median ${median(started)} ms; whole session of \`true\` median ${median(total)} ms (200 sequential)`);
+  const floor = await spawnRoundTrips(200, 20);
+  console.log(`ExecStart → Started median ${median(started)} ms; whole session of \`true\` median ${median(total)} ms (200 sequential); spawning \`true\` here (child_process) median ${median(floor.ms)} ms`);
 
 } finally {
   await agent.stop();
@@ -88,5 +95,27 @@ for (const [count, tty] of [[500, false], [200, true]] as const) {
     console.log(`memory per idle session (${count} × cat${tty ? ' under a TTY' : ' on pipes'}): ${(await idleSessions(fresh, count, tty)).toFixed(0)} kB of agent RSS`);
   } finally {
     await fresh.stop();
+  }
+}
+
+// Cold start: the bundle as the image ships it, spawn to first accepted connection, beside `node -e 0`.
+{
+  const project = findProjectRoot();
+  const dir = join(project, 'build', 'measure-agent');
+  mkdirSync(dir, { recursive: true });
+  const bundle = join(dir, AGENT_BUNDLE_NAME); // inside the checkout: node-pty and the addon resolve as in the image
+  writeFileSync(bundle, (await bundleAgent({ entry: join(project, 'src/guest/main.ts'), workingDirectory: project })).code);
+  const sockets = mkdtempSync(join(tmpdir(), 'hypeman-agent-start-'));
+  try {
+    const node: number[] = [];
+    const agent: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      node.push(...(await nodeStartups(4)).ms);
+      agent.push(...(await agentStarts(bundle, ensureSpawnHelper(), sockets, 4)).ms);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    console.log(`cold start to listening (first accepted connection), median of 20: agent ${median(agent).toFixed(1)} ms, node -e 0 ${median(node).toFixed(1)} ms: +${(median(agent) - median(node)).toFixed(1)} ms`);
+  } finally {
+    rmSync(sockets, { recursive: true, force: true });
   }
 }

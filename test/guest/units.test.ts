@@ -1,7 +1,7 @@
 // The agent's pure pieces: listen addresses, user databases, paths inside a root, the
 // helper's report lines, exit records and the command's environment.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -83,11 +83,38 @@ describe('ContainerRoot', () => {
       symlinkSync('../../../../real', join(dir, 'up')); // climbs past the root
       symlinkSync('loop', join(dir, 'loop'));
       const root = new ContainerRoot(dir);
-      assert.equal(await root.readTextFile('/etc/passwd'), 'inside');
-      assert.equal(await root.resolve('/up/passwd'), join(dir, 'real/passwd'));
-      assert.equal(await root.readTextFile('/etc/group'), null);
-      await assert.rejects(root.resolve('/loop/x'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
-      assert.equal(await new ContainerRoot('/').resolve('/etc/passwd'), '/etc/passwd');
+      assert.equal(root.readTextFile('/etc/passwd'), 'inside');
+      assert.equal(root.resolve('/up/passwd'), join(dir, 'real/passwd'));
+      assert.equal(root.readTextFile('/etc/group'), null);
+      assert.throws(() => root.resolve('/loop/x'), (e: NodeJS.ErrnoException) => e.code === 'ELOOP');
+      assert.equal(new ContainerRoot('/').resolve('/etc/passwd'), '/etc/passwd');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a file again whenever it changed, even to the same size', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hx-root-'));
+    try {
+      mkdirSync(join(dir, 'etc'));
+      const file = join(dir, 'etc/passwd');
+      const root = new ContainerRoot(dir);
+      writeFileSync(file, 'first');
+      assert.equal(root.readTextFile('/etc/passwd'), 'first');
+      writeFileSync(file, 'again'); // just written: not kept, whatever the timestamps say
+      assert.equal(root.readTextFile('/etc/passwd'), 'again');
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(file, past, past); // settled (its ctime, though, is now)
+      assert.equal(root.readTextFile('/etc/passwd'), 'again');
+      writeFileSync(file, 'third');
+      utimesSync(file, past, past); // the same mtime as before: the change shows in ctime
+      assert.equal(root.readTextFile('/etc/passwd'), 'third');
+      renameSync(file, join(dir, 'etc/old'));
+      writeFileSync(join(dir, 'etc/new'), 'fifth');
+      renameSync(join(dir, 'etc/new'), file); // as useradd replaces it: another inode
+      assert.equal(root.readTextFile('/etc/passwd'), 'fifth');
+      rmSync(file);
+      assert.equal(root.readTextFile('/etc/passwd'), null);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,7 +23,7 @@ async function once(isolate: boolean, run: number): Promise<{ accepted: number; 
   const sockets = join(dir, `sockets-${isolate}-${run}`);
   mkdirSync(sockets);
   const started = performance.now();
-  const sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: sockets, hostname: 'cold', isolate });
+  const sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: sockets, hostname: 'cold', isolate, busybox: join(image.payload, 'bin', 'busybox') });
   const mux = new HybridVsockMux({ socketPath: join(sockets, 'vsock.sock'), ports: { 2222: sandbox.agentSocket } });
   await mux.listen();
   const dialer = new HybridVsockDialer({ socketPath: mux.socketPath });

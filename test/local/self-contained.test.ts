@@ -26,7 +26,7 @@ describe('the image agent in a busybox-only root', { skip: needsRoot }, () => {
 
   before(async () => {
     image = await unpackImage(dir);
-    sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: image.sockets, hostname: 'self-contained', isolate: true });
+    sandbox = await Sandbox.start({ root: image.container, payload: image.payload, layout: image.layout, socketDir: image.sockets, hostname: 'self-contained', isolate: true, busybox: join(image.payload, 'bin', 'busybox') });
     mux = new HybridVsockMux({ socketPath: join(dir, 'vsock.sock'), ports: { 2222: sandbox.agentSocket } });
     await mux.listen();
     await sandbox.waitUntilReady(30_000);
@@ -79,10 +79,11 @@ describe('the image agent in a busybox-only root', { skip: needsRoot }, () => {
   });
 
   it('runs in the sandbox: chrooted, its own pid namespace and host name, the payload read-only', async () => {
-    const { stdout } = await run(['sh', '-c', 'hostname; cat /proc/1/comm; ls /; touch /.hypeman/x 2>&1; echo $?']);
+    const { stdout } = await run(['sh', '-c', 'hostname; tr "\\0" " " </proc/1/cmdline; echo; ls /; touch /.hypeman/x 2>&1; echo $?']);
     const [hostname, pid1, ...rest] = stdout.trim().split('\n');
     assert.equal(hostname, 'self-contained');
-    assert.equal(pid1, 'busybox');
+    // PID 1 is the sandbox's shell, named as such in ps, without its script or host paths.
+    assert.equal(pid1, 'sh -c eval "$HYPEMAN_SANDBOX" hypeman-sandbox ');
     assert.ok(rest.includes('bin') && !rest.includes('work'), rest.join(' '));
     assert.match(rest.join('\n'), /Read-only file system\n1$/);
   });

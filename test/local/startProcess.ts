@@ -40,10 +40,10 @@ export class StartProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  static async start(dataDir: string, port: number): Promise<StartProcess> {
+  static async start(dataDir: string, port: number, env: Record<string, string> = {}): Promise<StartProcess> {
     const child = spawn(process.execPath, [START_ENTRY], {
       cwd: PROJECT,
-      env: { ...process.env, PORT: String(port), HYPEMAN_DATA_DIR: dataDir },
+      env: { ...process.env, PORT: String(port), HYPEMAN_DATA_DIR: dataDir, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const started = new StartProcess(child, dataDir, port);

@@ -1,71 +1,89 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { Socket } from 'node:net';
 import { FrameType } from '../../wire/index.js';
-import type { CommandObserver } from './Command.js';
+import type { CommandObserver, WaitStatus } from './Command.js';
 import type { OutputStream } from '../session/FrameWriter.js';
-import { HelperCommand } from './HelperCommand.js';
-import type { HelperReportServer } from './HelperReports.js';
-import { spawnHelperArguments, type SpawnPlan } from './SpawnHelper.js';
+import { ProcessCommand } from './ProcessCommand.js';
+import type { SpawnPlan } from './SpawnHelper.js';
+import { spawnCommand } from './Spawner.js';
 
 /**
- * A command without a terminal: stdin, stdout and stderr are three pipes, and output is
- * forwarded chunk by chunk as the pipes deliver it (at most 64 KiB per read).
+ * A command without a terminal, started by the agent's spawner (Spawner.ts): stdin, stdout
+ * and stderr are three socket pairs, and output is forwarded chunk by chunk as they deliver
+ * it (at most 64 KiB per read). The agent itself is the command's parent and reaps it.
  */
-export class PipeCommand extends HelperCommand {
-  readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
+export class PipeCommand extends ProcessCommand {
+  #stdin: Socket | null = null;
+  #stdout: Socket | null = null;
+  #stderr: Socket | null = null;
   #openOutputs = 2;
+  #reaped = false;
   #stdinUsable = true;
 
-  constructor(helperPath: string, plan: SpawnPlan, env: Record<string, string>, observer: CommandObserver, reports: HelperReportServer) {
-    super(observer, reports);
-    // detached: the helper gets a session of its own, away from the agent's process group
-    // (a ^C meant for an agent run from a shell must not reach the sessions' helpers).
-    this.#child = spawn(helperPath, spawnHelperArguments(plan), {
-      env: { ...env, ...this.helperEnv },
-      cwd: '/',
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const child = this.#child;
-    child.on('error', (error) => {
-      // Only spawn failures reach here: the helper is not running.
-      if (child.pid === undefined) this.spawnFailed(new Error(`cannot start the exec helper ${helperPath}: ${error.message}`));
-    });
-    if (child.pid === undefined) {
-      // Spawning failed (EMFILE, EAGAIN…); 'error' follows. The pipes may not even exist.
-      for (const stream of child.stdio) stream?.destroy();
+  constructor(plan: SpawnPlan, env: Record<string, string>, observer: CommandObserver) {
+    super(observer);
+    let spawned;
+    try {
+      spawned = spawnCommand(plan, env, (status) => this.#exited(status));
+    } catch (error) {
+      const message = `cannot start the command: ${(error as Error).message}`;
+      queueMicrotask(() => this.spawnFailed(new Error(message)));
       return;
     }
-    child.on('close', (code, signal) => {
-      if (child.pid !== undefined) this.helperExited(signal !== null ? `killed by ${signal}` : `exit code ${code}`);
-    });
-    this.#forward(child.stdout, FrameType.Stdout);
-    this.#forward(child.stderr, FrameType.Stderr);
-    child.stdin.on('drain', () => this.observer.stdinDrained());
+    // The session learns the outcome after its constructor call returns, as from a helper.
+    if ('kind' in spawned) {
+      const failure = spawned;
+      queueMicrotask(() => {
+        this.report(failure);
+        this.processGone('not started');
+      });
+      return;
+    }
+    this.#stdin = new Socket({ fd: spawned.stdin, readable: false, writable: true });
+    this.#stdout = this.#forward(new Socket({ fd: spawned.stdout, readable: true, writable: false }), FrameType.Stdout);
+    this.#stderr = this.#forward(new Socket({ fd: spawned.stderr, readable: true, writable: false }), FrameType.Stderr);
+    this.#stdin.on('drain', () => this.observer.stdinDrained());
     // EPIPE: the command closed its stdin or exited; what the client still sends is dropped.
-    child.stdin.on('error', () => {
+    this.#stdin.on('error', () => {
       this.#stdinUsable = false;
       this.observer.stdinDrained();
     });
+    const pid = spawned.pid;
+    queueMicrotask(() => this.report({ kind: 'started', pid }));
   }
 
-  #forward(stream: Readable, type: OutputStream): void {
-    // Paused until the session has sent Started: output may arrive before the helper's report.
+  #forward(stream: Socket, type: OutputStream): Socket {
+    // Paused until the session has sent Started.
     stream.pause();
     stream.on('data', (chunk: Buffer) => this.observer.output(type, chunk));
     stream.on('error', () => stream.destroy());
     stream.on('close', () => {
       if (--this.#openOutputs === 0) this.observer.outputEnded();
+      this.#maybeGone();
     });
+    return stream;
+  }
+
+  #exited(status: WaitStatus): void {
+    this.#reaped = true;
+    // As child_process does: the command's stdin has no reader any more.
+    this.#stdin?.destroy();
+    this.report(status);
+    this.#maybeGone();
+  }
+
+  #maybeGone(): void {
+    if (this.#reaped && this.#openOutputs === 0) this.processGone('reaped');
   }
 
   writeStdin(data: Uint8Array): boolean {
-    if (!this.#stdinUsable || this.#child.stdin.writableEnded) return true;
-    return this.#child.stdin.write(data);
+    const stdin = this.#stdin;
+    if (stdin === null || !this.#stdinUsable || stdin.destroyed || stdin.writableEnded) return true;
+    return stdin.write(data);
   }
 
   closeStdin(): void {
-    if (!this.#child.stdin.writableEnded) this.#child.stdin.end();
+    const stdin = this.#stdin;
+    if (stdin !== null && !stdin.destroyed && !stdin.writableEnded) stdin.end();
   }
 
   resize(): void {
@@ -73,22 +91,22 @@ export class PipeCommand extends HelperCommand {
   }
 
   pauseOutput(): void {
-    this.#child.stdout.pause();
-    this.#child.stderr.pause();
+    this.#stdout?.pause();
+    this.#stderr?.pause();
   }
 
   resumeOutput(): void {
-    this.#child.stdout.resume();
-    this.#child.stderr.resume();
+    this.#stdout?.resume();
+    this.#stderr?.resume();
   }
 
   closeOutput(): void {
-    this.#child.stdout.destroy();
-    this.#child.stderr.destroy();
+    this.#stdout?.destroy();
+    this.#stderr?.destroy();
   }
 
   override abandon(): void {
-    this.#child.stdin.destroy();
+    this.#stdin?.destroy();
     super.abandon();
   }
 }

@@ -67,10 +67,13 @@ export function parseGroup(text: string): GroupEntry[] {
   return out;
 }
 
+/** The database last parsed for each root, with the texts it was parsed from. */
+const lastLoaded = new WeakMap<ContainerRoot, { passwd: string; group: string; database: UserDatabase }>();
+
 /**
- * The container's users and groups (spec §9.4), read from its own /etc/passwd and
- * /etc/group on every session: images change them (useradd in a running container) and the
- * files are small. A missing file is an empty database: numeric ids still work.
+ * The container's users and groups (spec §9.4), from its own /etc/passwd and /etc/group,
+ * looked at on every session: images change them (useradd in a running container). A
+ * missing file is an empty database: numeric ids still work.
  */
 export class UserDatabase {
   readonly #passwd: readonly PasswdEntry[];
@@ -81,9 +84,14 @@ export class UserDatabase {
     this.#groups = groups;
   }
 
-  static async load(root: ContainerRoot): Promise<UserDatabase> {
-    const [passwd, group] = await Promise.all([root.readTextFile('/etc/passwd'), root.readTextFile('/etc/group')]);
-    return new UserDatabase(parsePasswd(passwd ?? ''), parseGroup(group ?? ''));
+  static load(root: ContainerRoot): UserDatabase {
+    const passwd = root.readTextFile('/etc/passwd') ?? '';
+    const group = root.readTextFile('/etc/group') ?? '';
+    const last = lastLoaded.get(root);
+    if (last !== undefined && last.passwd === passwd && last.group === group) return last.database;
+    const database = new UserDatabase(parsePasswd(passwd), parseGroup(group));
+    lastLoaded.set(root, { passwd, group, database });
+    return database;
   }
 
   /**

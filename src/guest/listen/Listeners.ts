@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { AgentLogger } from '../AgentLog.js';
 import type { ListenAddress } from './ListenAddress.js';
 import { openNetListener, type Listener } from './NetListener.js';
 import { openVsockListener } from './VsockListener.js';
@@ -9,7 +9,7 @@ export type { Listener } from './NetListener.js';
 export interface ListenOptions {
   /** Seconds a vsock listen is retried while the device is missing (it can appear late in boot). */
   readonly vsockWaitSeconds: number;
-  readonly log: Logger;
+  readonly log: AgentLogger;
 }
 
 /** Opens one listener of any kind; fails with AgentStartError LISTEN_FAILED. */

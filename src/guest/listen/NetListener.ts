@@ -1,6 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { existsSync } from 'node:fs';
-import { lstat, unlink } from 'node:fs/promises';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
@@ -25,10 +24,14 @@ function listenOn(server: Server, target: { path: string } | { host: string; por
   });
 }
 
-/** True when `path` is a socket nobody accepts on: left behind by an agent that died. */
+/**
+ * True when `path` is a socket nobody accepts on: left behind by an agent that died. The
+ * file system is looked at synchronously: at start, a first trip through libuv's thread
+ * pool would create its threads before the agent listens.
+ */
 async function isStaleSocket(path: string): Promise<boolean> {
   try {
-    if (!(await lstat(path)).isSocket()) return false;
+    if (!lstatSync(path).isSocket()) return false;
   } catch {
     return false;
   }
@@ -51,7 +54,7 @@ export async function openNetListener(
   const server = createServer({ pauseOnConnect: false, noDelay: true }, (socket) => onConnection(socket));
   try {
     if (address.kind === 'unix') {
-      if (await isStaleSocket(address.path)) await unlink(address.path);
+      if (await isStaleSocket(address.path)) unlinkSync(address.path);
       await listenOn(server, { path: address.path });
     } else {
       await listenOn(server, { host: address.host, port: address.port });

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
+import type { AgentLogger } from '../AgentLog.js';
 import { VsockError, type VsockErrorCode } from '../../vsock/errors.js';
 import { AgentStartError } from '../errors.js';
 import type { ListenAddress } from './ListenAddress.js';
@@ -21,7 +21,7 @@ export async function openVsockListener(
   address: Extract<ListenAddress, { kind: 'vsock' }>,
   onConnection: (socket: Duplex) => void,
   waitSeconds: number,
-  log: Logger,
+  log: AgentLogger,
 ): Promise<Listener> {
   const deadline = Date.now() + waitSeconds * 1000;
   let vsock: typeof import('../../vsock/index.js');

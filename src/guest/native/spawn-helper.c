@@ -68,11 +68,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "command-exec.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_GROUPS 65536
 
 /* Pacing of type-eof requests after stdin-closed (see the header comment). */
@@ -96,16 +93,6 @@ struct options {
   int tty;
   char **argv;
 };
-
-/* Sent by the child through a close-on-exec pipe when it cannot exec. */
-struct child_failure {
-  int stage;
-  int err;
-  int exists;
-};
-
-enum stage { STAGE_CHROOT, STAGE_FORK, STAGE_CREDENTIALS, STAGE_CWD, STAGE_EXEC };
-static const char *const stage_names[] = {"chroot", "fork", "credentials", "cwd", "exec"};
 
 static int report_fd = -1;
 
@@ -232,99 +219,31 @@ static void set_signal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL); /* fails harmlessly for SIGKILL, SIGSTOP and libc-reserved numbers */
 }
 
-static void reset_signals(void) {
-  for (int sig = 1; sig < NSIG; sig++) set_signal(sig, SIG_DFL);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigprocmask(SIG_SETMASK, &empty, NULL);
-}
-
-/* Every inherited descriptor above stderr is closed when the command execs. */
-static void cloexec_from_3(void) {
-  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-  struct rlimit rl;
-  long max = 65536;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max) max = (long)rl.rlim_cur;
-  for (int fd = 3; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void child_fail(int pipe_fd, enum stage stage, int err, int exists) {
-  struct child_failure f = {stage, err, exists};
-  write_all(pipe_fd, (const char *)&f, sizeof f);
+/* Sends the failure through the close-on-exec pipe (struct child_failure) and exits. */
+static void child_fail(int pipe_fd, const struct child_failure *f) {
+  write_all(pipe_fd, (const char *)f, sizeof *f);
   _exit(127);
 }
 
-/*
- * execve FILE, searching PATH when FILE has no '/'. Like execvp, a directory that lacks the
- * file or refuses access is skipped (access refusals are reported if nothing else is
- * found). Unlike execvp, a file that exists but cannot be executed ends the search with its
- * own error, and no /bin/sh fallback is tried for ENOEXEC (as runc does).
- */
-static void exec_command(int pipe_fd, char **argv) {
-  const char *file = argv[0];
-  if (strchr(file, '/') != NULL) {
-    execve(file, argv, environ);
-    int err = errno;
-    child_fail(pipe_fd, STAGE_EXEC, err, err == ENOENT && access(file, F_OK) == 0);
-  }
-  const char *path = getenv("PATH");
-  if (path == NULL) path = DEFAULT_PATH;
-  size_t file_len = strlen(file);
-  int saw_eacces = 0;
-  char candidate[PATH_MAX];
-  for (const char *p = path;; p++) {
-    const char *start = p;
-    while (*p != '\0' && *p != ':') p++;
-    size_t dir_len = (size_t)(p - start);
-    if (dir_len == 0) dir_len = 1, start = "."; /* an empty entry is the working directory */
-    if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
-      memcpy(candidate, start, dir_len);
-      candidate[dir_len] = '/';
-      memcpy(candidate + dir_len + 1, file, file_len + 1);
-      execve(candidate, argv, environ);
-      int err = errno;
-      switch (err) {
-        case EACCES:
-          saw_eacces = 1;
-          break;
-        case ENOENT:
-          /* The file is there but its interpreter or dynamic loader is not. */
-          if (access(candidate, F_OK) == 0) child_fail(pipe_fd, STAGE_EXEC, ENOENT, 1);
-          break;
-        case ENOTDIR:
-        case ESTALE:
-        case ENODEV:
-        case ETIMEDOUT:
-        case ENAMETOOLONG:
-          break;
-        default:
-          child_fail(pipe_fd, STAGE_EXEC, err, 1);
-      }
-    }
-    if (*p == '\0') break;
-  }
-  child_fail(pipe_fd, STAGE_EXEC, saw_eacces ? EACCES : ENOENT, saw_eacces);
-}
-
 static void run_child(const struct options *o, int pipe_fd) {
-  if (setpgid(0, 0) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
+  struct child_failure f;
+  if (setpgid(0, 0) != 0) {
+    command_fail(&f, STAGE_CREDENTIALS, errno, 0);
+    child_fail(pipe_fd, &f);
+  }
   if (o->tty) {
     /* Become the terminal's foreground job; SIGTTOU would stop a background caller. */
     set_signal(SIGTTOU, SIG_IGN);
     tcsetpgrp(STDIN_FILENO, getpid());
   }
-  if (o->has_credentials) {
-    if (setgroups(o->ngroups, o->groups) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
-    if (setgid(o->gid) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
-    if (setuid(o->uid) != 0) child_fail(pipe_fd, STAGE_CREDENTIALS, errno, 0);
-  }
-  /* As the target user, so that a directory the user may not enter is refused. */
-  if (chdir(o->cwd) != 0) child_fail(pipe_fd, STAGE_CWD, errno, 0);
+  struct credentials c = {o->has_credentials, o->uid, o->gid, o->groups, o->ngroups};
+  if (set_credentials(&c, &f) != 0 || enter_cwd(o->cwd, &f) != 0) child_fail(pipe_fd, &f);
   if (o->pwd != NULL) setenv("PWD", o->pwd, 1);
   else unsetenv("PWD");
   reset_signals();
   cloexec_from_3();
-  exec_command(pipe_fd, o->argv);
+  exec_command(o->argv, environ, getenv("PATH"), &f);
+  child_fail(pipe_fd, &f);
 }
 
 static void report_failure(enum stage stage, int err, int exists) {

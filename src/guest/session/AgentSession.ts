@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { AgentLogger } from '../AgentLog.js';
 import {
   ExecSessionState,
   FrameDecoder,
@@ -42,14 +42,15 @@ const DEFAULT_WINDOW = { rows: 24, cols: 80 };
 export interface SessionContext {
   readonly root: ContainerRoot;
   readonly helperPath: string;
-  readonly reports: HelperReportServer;
+  /** The helpers' report socket, opened on first use (terminal sessions). */
+  readonly reports: () => Promise<HelperReportServer>;
   /** The container's environment (--env), between the defaults and the request's (spec §9.2). */
   readonly configuredEnv: Readonly<Record<string, string>>;
   /** The working directory of a request without one (spec §9.3). */
   readonly defaultCwd: string;
   /** Spec §9.10: a connection that sends no ExecStart for this long is ended with START_TIMEOUT. */
   readonly startTimeoutMs: number;
-  readonly log: Logger;
+  readonly log: AgentLogger;
 }
 
 type Phase = 'awaiting-start' | 'starting' | 'running' | 'ended';
@@ -68,7 +69,7 @@ export class AgentSession implements CommandObserver {
   readonly #writer: FrameWriter;
   readonly #decoder: FrameDecoder;
   readonly #sessionId = randomBytes(16);
-  readonly #log: Logger;
+  readonly #log: AgentLogger;
   readonly #startedAt = performance.now();
   #resolveDone!: () => void;
 
@@ -148,7 +149,7 @@ export class AgentSession implements CommandObserver {
     const message = parseFrame(frame) as ClientMessage;
     if (!this.#state.clientFrame(frame.type)) return; // sent before the client learnt we ended
     if (message.type === FrameType.ExecStart) {
-      void this.#start(message);
+      this.#start(message);
     } else if (this.#phase === 'starting') {
       this.#queued.push(message);
     } else {
@@ -188,7 +189,7 @@ export class AgentSession implements CommandObserver {
 
   // ---- starting the command ----
 
-  async #start(request: ExecStartMessage): Promise<void> {
+  #start(request: ExecStartMessage): void {
     this.#clearStartDeadline();
     this.#phase = 'starting';
     this.#request = request;
@@ -196,31 +197,35 @@ export class AgentSession implements CommandObserver {
     let plan: SpawnPlan;
     let env: Record<string, string>;
     try {
-      ({ plan, env } = await this.#plan(request));
+      ({ plan, env } = this.#plan(request));
     } catch (error) {
       if (error instanceof SessionError) return this.#fail(error.code, error.message);
       this.#log.error({ err: error }, 'cannot prepare the command');
       return this.#fail('INTERNAL_ERROR', `the agent could not prepare the command: ${(error as Error).message}`);
     }
-    if (this.#phase !== 'starting') return; // the client left or broke the protocol meanwhile
     this.#log.info({ argv0: plan.argv[0], tty: plan.tty, user: request.user || undefined, cwd: plan.cwd }, 'starting');
-    const { helperPath, reports } = this.#context;
+    if (plan.tty) void this.#startTerminal(plan, env, request.window ?? DEFAULT_WINDOW);
+    else this.#command = new PipeCommand(plan, env, this);
+  }
+
+  /** A terminal command goes through node-pty and the exec helper, which reports over the report socket. */
+  async #startTerminal(plan: SpawnPlan, env: Record<string, string>, window: { rows: number; cols: number }): Promise<void> {
     try {
-      this.#command = plan.tty
-        ? new PtyCommand(helperPath, plan, env, request.window ?? DEFAULT_WINDOW, this, reports)
-        : new PipeCommand(helperPath, plan, env, this, reports);
+      const reports = await this.#context.reports();
+      if (this.#phase !== 'starting') return; // the client left or broke the protocol meanwhile
+      this.#command = new PtyCommand(this.#context.helperPath, plan, env, window, this, reports);
     } catch (error) {
       this.#log.error({ err: error }, 'cannot spawn the exec helper');
       this.#fail('SPAWN_FAILED', `cannot start the command: ${(error as Error).message}`);
     }
   }
 
-  async #plan(request: ExecStartMessage): Promise<{ plan: SpawnPlan; env: Record<string, string> }> {
+  #plan(request: ExecStartMessage): { plan: SpawnPlan; env: Record<string, string> } {
     const argv = request.argv.length > 0 ? request.argv : ['/bin/sh'];
     if (argv[0] === '') throw new SessionError('INVALID_REQUEST', 'the command (argv[0]) is empty; name a program to run');
     const cwd = request.cwd || this.#context.defaultCwd;
     if (!isAbsolute(cwd)) throw new SessionError('INVALID_REQUEST', `the working directory ${JSON.stringify(cwd)} must be an absolute path`);
-    const users = await UserDatabase.load(this.#context.root);
+    const users = UserDatabase.load(this.#context.root);
     const agentUid = process.getuid?.() ?? 0;
     const credentials = users.resolve(request.user, agentUid);
     const env = commandEnvironment(credentials.home, request.tty, this.#context.configuredEnv, request.env);

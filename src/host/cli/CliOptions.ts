@@ -1,8 +1,14 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { CodedError } from '../../wire/index.js';
 
-/** What the user asked for on the command line. */
-export interface CliOptions {
+/** Where the CLI reaches the API server, with what. */
+export interface ApiOptions {
+  apiUrl: string;
+  token: string;
+}
+
+/** What the user asked for on the command line: run a command. */
+export interface CliOptions extends ApiOptions {
   instance: string;
   /** argv to run; empty means the agent's default shell. */
   command: string[];
@@ -16,13 +22,25 @@ export interface CliOptions {
   waitForAgentSeconds: number;
   /** Ping a silent agent after this long; give up when not even a Pong comes in as long again. 0: never. */
   keepAliveSeconds: number;
-  apiUrl: string;
-  token: string;
   /** A line to print on stderr before the session (what was asked for and cannot be done). */
   warning?: string;
 }
 
-export const DEFAULT_API_URL = 'http://localhost:8080';
+/** `hypeman-exec ls`: list the instances the token may use. */
+export interface ListOptions extends ApiOptions {
+  list: true;
+  json: boolean;
+}
+
+/** Where npm start listens; an IP, not localhost, so that no name is looked up and no IPv6 ::1 tried first. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+const DEFAULT_KEEPALIVE_SECONDS = 30;
+
+/** The word that lists instances instead of naming one (an instance called ls: `hypeman-exec -- ls`). */
+export const LIST_COMMAND = 'ls';
+
+/** Where tokens come from, for --help and the messages that ask for one. */
+export const TOKEN_SOURCES = 'hypeman-exec-server token --sub NAME on the server\'s host, or .hypeman/dev-token in the checkout with npm start';
 
 /** A usage error: printed with a hint at --help, exit status 255. */
 export class UsageError extends CodedError<'USAGE'> {
@@ -38,9 +56,15 @@ const EXAMPLES: Array<[string, string]> = [
   ['$0 web-1 -- ls -l /', 'use -- when the command has options of its own'],
   ['$0 -e LANG=C.UTF-8 -e HOME -w /srv -u app web-1 env', 'environment (a bare NAME copies the local value), workdir and user'],
   ['$0 --timeout 30 --wait-for-agent 60 web-1 make test', 'kill after 30 s (exit 124); wait up to 60 s for a booting VM'],
+  [`$0 ${LIST_COMMAND}`, 'the instances your token may use, with their state (like docker ps; --json for scripts)'],
 ];
 
-const EPILOGUE = `Exit status: the remote command's own; 128+N when it was killed by signal N; 124 when
+const EPILOGUE = `Options go before the command, before or after the instance: hypeman-exec -u app web-1 id
+and hypeman-exec web-1 -u app id are the same. From the command on, every word is the
+command's (hypeman-exec web-1 ls -l runs ls -l); a command whose name starts with - goes
+after --.
+
+Exit status: the remote command's own; 128+N when it was killed by signal N; 124 when
 --timeout killed it; 255 when the command could not be run (bad options, token rejected, no
 such instance, instance not running, API unreachable, agent not answering), with one line
 on stderr; 143 (SIGTERM) or 130 (a second Ctrl-C) when the signal, forwarded, did not end
@@ -57,7 +81,11 @@ closed. Ctrl-C, SIGTERM and SIGQUIT are sent to the command as signals; SIGTERM 
 second Ctrl-C also hangs the session up half a second later if the command is still
 running, so the CLI always ends; SIGHUP hangs the command up at once.
 
-Environment: HYPEMAN_API_URL (default ${DEFAULT_API_URL}), HYPEMAN_TOKEN.`;
+Environment: HYPEMAN_API_URL (default ${DEFAULT_API_URL}), HYPEMAN_TOKEN (a token comes from
+${TOKEN_SOURCES}).`;
+
+/** Options that only make sense for running a command (not for ls), as yargs keys. */
+const EXEC_ONLY = ['stdin', 'tty', 'T', 'env', 'workdir', 'user', 'timeout', 'waitForAgent', 'keepalive'] as const;
 
 function parseEnv(entries: string[], local: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
@@ -72,10 +100,15 @@ function parseEnv(entries: string[], local: NodeJS.ProcessEnv): Record<string, s
   return env;
 }
 
-function nonNegative(name: string, value: unknown): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a number of seconds ≥ 0, got ${JSON.stringify(value)}`);
-  return n;
+/**
+ * A duration option. Declared without a yargs type, so that what was typed reaches this
+ * check (yargs turns a bad --timeout of type number into NaN): numbers as typed, anything
+ * else, the empty string included, refused.
+ */
+function seconds(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  throw new UsageError(`${name} takes a number of seconds (0 or more), got ${JSON.stringify(String(value))}`);
 }
 
 /** The local side of a CLI run: the process's own streams. */
@@ -90,61 +123,123 @@ export interface Terminals {
   stdoutIsTTY: boolean;
 }
 
+function parser(version: string): Argv {
+  return (
+    yargs()
+      .scriptName('hypeman-exec')
+      .usage(
+        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n\n` +
+          'Run a command inside a microVM instance, like docker exec or kubectl exec; ls lists the\ninstances your token may use.',
+      )
+      // The command's own arguments stay strings as typed (`echo 007` prints 007).
+      .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'strip-dashed': true, 'parse-positional-numbers': false })
+      // yargs's own words (Options:, [boolean]…) in English, as ours are, whatever LANG says.
+      .locale('en')
+      .option('stdin', { alias: 'i', type: 'boolean', description: 'forward local stdin to the command (on by default; -i is accepted as with docker; --no-stdin closes it at once)' })
+      .option('tty', { alias: 't', type: 'boolean', description: 'run the command under a terminal (default: when stdin and stdout are terminals)' })
+      .option('T', { type: 'boolean', description: 'never use a terminal (same as --no-tty)' })
+      .option('env', { alias: 'e', type: 'string', requiresArg: true, description: 'set NAME=value in the command\'s environment; repeatable; a bare NAME copies the local value' })
+      .option('workdir', { alias: 'w', type: 'string', requiresArg: true, description: 'working directory inside the container (absolute; default: the user\'s home or /)' })
+      .option('user', { alias: 'u', type: 'string', requiresArg: true, description: 'user: name, uid, name:group or uid:gid (default: root)' })
+      .option('timeout', { requiresArg: true, description: 'kill the command after this many seconds (exit status 124); 0, the default: never' })
+      .option('wait-for-agent', { requiresArg: true, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting; default 0)' })
+      .option('keepalive', { requiresArg: true, description: `ping an agent silent for this many seconds (default ${DEFAULT_KEEPALIVE_SECONDS}); give up (255) when no answer comes in as long again, as with a frozen VM; 0: never` })
+      .option('json', { type: 'boolean', description: `${LIST_COMMAND} only: print the instances as JSON, for scripts` })
+      // Defaults from the environment are applied after parsing, so --help never prints a token.
+      .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
+      .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
+      .example(EXAMPLES)
+      .epilogue(EPILOGUE)
+      .version(version)
+      .alias('version', 'V')
+      .help('help')
+      .alias('help', 'h')
+      .wrap(Math.min(100, process.stdout.columns || 100))
+      .strictOptions()
+      .exitProcess(false)
+      .fail((msg, err) => {
+        // yargs-parser reports an option without its value as an Error of its own.
+        if (err && !/^Not enough arguments following/.test(err.message)) throw err;
+        throw new UsageError(usageMessage(err?.message ?? msg));
+      })
+  );
+}
+
+type Parsed = Awaited<ReturnType<Argv['parseAsync']>> & Record<string, unknown>;
+
+/** What to print and exit with instead of running anything (--help, --version). */
+export interface Answer {
+  exit: number;
+  output: string;
+}
+
+/** Parses `argv`; the help or version text instead when that was asked for. */
+async function parse(argv: string[], version: string): Promise<{ args: Parsed } | { answer: Answer }> {
+  let helpOutput = '';
+  const args = (await parser(version).parseAsync(argv, {}, (err, _parsed, output) => {
+    if (!err && output) helpOutput = output;
+  })) as Parsed;
+  return helpOutput ? { answer: { exit: 0, output: helpOutput } } : { args };
+}
+
+const strings = (values: unknown): string[] => (values === undefined ? [] : ([] as unknown[]).concat(values).map(String));
+
 /**
- * Parses `hypeman-exec [options] <instance> [--] [command...]`. Options after the
- * instance belong to the command (`hypeman-exec web-1 ls -l` runs `ls -l`).
+ * Parses `hypeman-exec [options] <instance> [--] [command...]` and `hypeman-exec ls`.
+ * Options may also follow the instance, up to the command (`hypeman-exec web-1 -u app id`,
+ * as kubectl takes them); from the command on, every word is the command's
+ * (`hypeman-exec web-1 ls -l` runs `ls -l`).
  */
 export async function parseCliOptions(
   argv: string[],
   env: NodeJS.ProcessEnv,
   terminals: Terminals,
   version: string,
-): Promise<CliOptions | { exit: number; output: string }> {
-  let helpOutput = '';
-  const parser = yargs(argv)
-    .scriptName('hypeman-exec')
-    .usage('Usage: $0 [options] <instance> [--] [command...]\n\nRun a command inside a microVM instance, like docker exec or kubectl exec.')
-    // The command's own arguments stay strings as typed (`echo 007` prints 007).
-    .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'strip-dashed': true, 'parse-positional-numbers': false })
-    .option('stdin', { alias: 'i', type: 'boolean', description: 'forward local stdin to the command (on by default; -i is accepted as with docker; --no-stdin closes it at once)' })
-    .option('tty', { alias: 't', type: 'boolean', description: 'run the command under a terminal (default: when stdin and stdout are terminals)' })
-    .option('T', { type: 'boolean', description: 'never use a terminal (same as --no-tty)' })
-    .option('env', { alias: 'e', type: 'string', requiresArg: true, description: 'set NAME=value in the command\'s environment; repeatable; a bare NAME copies the local value' })
-    .option('workdir', { alias: 'w', type: 'string', description: 'working directory inside the container (absolute; default: the user\'s home or /)' })
-    .option('user', { alias: 'u', type: 'string', description: 'user: name, uid, name:group or uid:gid (default: root)' })
-    .option('timeout', { type: 'number', default: 0, description: 'kill the command after this many seconds (exit status 124); 0: never' })
-    .option('wait-for-agent', { type: 'number', default: 0, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting)' })
-    .option('keepalive', { type: 'number', default: 30, description: 'ping an agent silent for this many seconds; give up (255) when no answer comes in as long again, as with a frozen VM; 0: never' })
-    // Defaults from the environment are applied after parsing, so --help never prints a token.
-    .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
-    .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
-    .example(EXAMPLES)
-    .epilogue(EPILOGUE)
-    .version(version)
-    .alias('version', 'V')
-    .help('help')
-    .alias('help', 'h')
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .strictOptions()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+): Promise<CliOptions | ListOptions | Answer> {
+  const first = await parse(argv, version);
+  if ('answer' in first) return first.answer;
+  // yargs stops at the first word that is not an option (or after --) and hands back that
+  // word and all that follow; whether a -- came first, only argv tells.
+  const words = [...strings(first.args._), ...strings(first.args['--'])];
+  const explicit = argv[argv.length - words.length - 1] === '--';
+  let args = first.args;
+  let [target, ...rest] = words;
+  // Options after the instance (or after ls), up to the command: parsed again as if they
+  // had come before it. The command is from its first word on, or after a --.
+  if (!explicit && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {
+    const after = await parse(rest, version).catch((err: Error) => {
+      if (!/^Unknown argument/.test(err.message)) throw err;
+      throw new UsageError(
+        `${rest[0]} after the instance is not an option of hypeman-exec (its options may follow the instance, up to the command); ` +
+          `a command whose name starts with - goes after --: hypeman-exec ${target} -- ${rest[0]} …`,
+      );
     });
+    if ('answer' in after) return after.answer;
+    const command = [...strings(after.args._), ...strings(after.args['--'])];
+    const dashes = rest[rest.length - command.length - 1] === '--' ? 1 : 0;
+    const merged = await parse([...argv.slice(0, argv.length - words.length), ...rest.slice(0, rest.length - command.length - dashes)], version);
+    if ('answer' in merged) return merged.answer;
+    args = merged.args;
+    rest = command;
+  } else if (rest[0] === '--') {
+    // `hypeman-exec web-1 -- ls -l`: the -- ends the options, the command follows.
+    rest = rest.slice(1);
+  }
 
-  const args = await parser.parseAsync(argv, {}, (err, _parsed, output) => {
-    if (!err && output) helpOutput = output;
-  });
-  if (helpOutput) return { exit: 0, output: helpOutput };
+  const apiUrl = String(args.apiUrl ?? (env.HYPEMAN_API_URL || DEFAULT_API_URL));
+  if (!/^(https?|wss?):\/\//.test(apiUrl)) throw new UsageError(`--api-url must start with http:// or https://, got ${JSON.stringify(apiUrl)}`);
+  const token = String(args.token ?? env.HYPEMAN_TOKEN ?? '');
 
-  const positional = (args._ as Array<string | number>).map(String);
-  const afterDashes = ((args as unknown as { '--'?: Array<string | number> })['--'] ?? []).map(String);
-  const [instance, ...rest] = [...positional, ...afterDashes];
-  if (!instance) throw new UsageError('which instance? Usage: hypeman-exec [options] <instance> [--] [command...]');
-  // `hypeman-exec web-1 -- ls`: option parsing stopped at web-1, so the -- is still there.
-  const command = rest[0] === '--' ? rest.slice(1) : rest;
-  const envEntries = args.env === undefined ? [] : ([] as unknown[]).concat(args.env).map(String);
+  if (target === LIST_COMMAND && !explicit) {
+    if (rest.length > 0) throw new UsageError(`${LIST_COMMAND} takes no arguments, got ${JSON.stringify(rest.join(' '))}`);
+    const execOnly = EXEC_ONLY.find((key) => args[key] !== undefined);
+    if (execOnly) throw new UsageError(`${LIST_COMMAND} takes only --json, --api-url and --token; ${optionName(execOnly)} is for running a command`);
+    return { list: true, json: args.json === true, apiUrl, token };
+  }
+  if (args.json !== undefined) throw new UsageError(`--json goes with ${LIST_COMMAND}: hypeman-exec ${LIST_COMMAND} --json`);
+  if (target === undefined) throw new UsageError(`which instance? Usage: hypeman-exec [options] <instance> [--] [command...]; hypeman-exec ${LIST_COMMAND} lists them`);
 
-  let tty = args.tty ?? (terminals.stdinIsTTY && terminals.stdoutIsTTY);
+  let tty = (args.tty as boolean | undefined) ?? (terminals.stdinIsTTY && terminals.stdoutIsTTY);
   if (args.T) tty = false;
   let warning: string | undefined;
   // -it asks for an interactive terminal. Without one on stdin (a script, a pipe, CI) the
@@ -155,22 +250,31 @@ export async function parseCliOptions(
     tty = false;
     warning = 'stdin is not a terminal: running without a TTY, as -i alone (-t without -i keeps one for piped input)';
   }
-  const apiUrl = String(args.apiUrl ?? (env.HYPEMAN_API_URL || DEFAULT_API_URL));
-  if (!/^(https?|wss?):\/\//.test(apiUrl)) throw new UsageError(`--api-url must start with http:// or https://, got ${JSON.stringify(apiUrl)}`);
 
   return {
-    instance,
-    command,
-    stdin: args.stdin ?? true,
+    instance: target,
+    command: rest,
+    stdin: (args.stdin as boolean | undefined) ?? true,
     tty,
-    env: parseEnv(envEntries, env),
+    env: parseEnv(strings(args.env), env),
     workdir: String(args.workdir ?? ''),
     user: String(args.user ?? ''),
-    timeoutSeconds: Math.floor(nonNegative('--timeout', args.timeout)),
-    waitForAgentSeconds: nonNegative('--wait-for-agent', args.waitForAgent),
-    keepAliveSeconds: nonNegative('--keepalive', args.keepalive),
+    timeoutSeconds: Math.floor(seconds('--timeout', args.timeout, 0)),
+    waitForAgentSeconds: seconds('--wait-for-agent', args.waitForAgent, 0),
+    keepAliveSeconds: seconds('--keepalive', args.keepalive, DEFAULT_KEEPALIVE_SECONDS),
     apiUrl,
-    token: String(args.token ?? env.HYPEMAN_TOKEN ?? ''),
+    token,
     warning,
   };
+}
+
+/** yargs's message, with the option as typed where it names one without its dashes. */
+function usageMessage(message: string): string {
+  const missing = /^Not enough arguments following: (\S+)$/.exec(message);
+  if (!missing) return message;
+  return `${missing[1].length === 1 ? '-' : '--'}${missing[1]} needs a value`;
+}
+
+function optionName(key: (typeof EXEC_ONLY)[number]): string {
+  return key === 'T' ? '-T' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -1,5 +1,5 @@
 import { finished } from 'node:stream/promises';
-import { execInInstance } from '../client/execInInstance.js';
+import { execThroughApi } from '../client/execThroughApi.js';
 import type { ExecSession } from '../client/ExecSession.js';
 import type { CliOptions, LocalStreams } from './CliOptions.js';
 import { describeFailure } from './describeFailure.js';
@@ -59,7 +59,7 @@ class CliRun {
   async execute(): Promise<number> {
     const o = this.#options;
     try {
-      const session = await execInInstance(
+      const session = await execThroughApi(
         { apiUrl: o.apiUrl, instance: o.instance, token: o.token || undefined },
         {
           argv: o.command,
@@ -84,7 +84,7 @@ class CliRun {
     } catch (err) {
       if (this.#giveUpStatus !== undefined) return this.#giveUpStatus;
       this.#guard?.restore();
-      this.#local.stderr.write(`hypeman-exec: ${describeFailure(err, o)}\n`);
+      this.#local.stderr.write(`hypeman-exec: ${await describeFailure(err, o)}\n`);
       return CliExit.FAILURE;
     }
   }

@@ -2,11 +2,16 @@ import { packageVersion } from '../version.js';
 import { type LocalStreams, parseCliOptions } from './CliOptions.js';
 import { CliExit } from './CliExit.js';
 
+export interface CliHooks {
+  /** Called once a session has ended (not after --help, --version or a usage error). */
+  afterSession?: () => void;
+}
+
 /**
- * The whole CLI short of exiting: parses `argv`, prints help or the version, or runs the
- * session. Resolves with the exit status.
+ * The whole CLI short of exiting: parses `argv`, prints help or the version, lists the
+ * instances, or runs the session. Resolves with the exit status.
  */
-export async function runCli(argv: string[], local: LocalStreams = process): Promise<number> {
+export async function runCli(argv: string[], local: LocalStreams = process, hooks: CliHooks = {}): Promise<number> {
   let parsed;
   try {
     parsed = await parseCliOptions(argv, process.env, { stdinIsTTY: !!local.stdin.isTTY, stdoutIsTTY: !!local.stdout.isTTY }, packageVersion());
@@ -18,8 +23,14 @@ export async function runCli(argv: string[], local: LocalStreams = process): Pro
     local.stdout.write(`${parsed.output}\n`);
     return parsed.exit;
   }
+  if ('list' in parsed) {
+    const { runList } = await import('./listCommand.js');
+    return runList(parsed, local);
+  }
   if (parsed.warning !== undefined) local.stderr.write(`hypeman-exec: ${parsed.warning}\n`);
   // Loaded only for a session, so --help and --version do not pay for the client and ws.
   const { runCliSession } = await import('./CliSession.js');
-  return runCliSession(parsed, local);
+  const status = await runCliSession(parsed, local);
+  hooks.afterSession?.();
+  return status;
 }

@@ -123,16 +123,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
           // ws reports aborting a handshake as an error: nobody needs to hear it.
           ws.on('error', () => undefined);
           req.destroy();
-          let code = `HTTP_${res.statusCode}`;
-          let message = `the API answered HTTP ${res.statusCode}`;
-          try {
-            const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
-            if (typeof parsed.code === 'string') code = parsed.code;
-            if (typeof parsed.message === 'string') message = parsed.message;
-          } catch {
-            // Not one of ours (a proxy's page?): keep the status line.
-          }
-          reject(new ApiRefusedError(res.statusCode ?? 0, code, message));
+          reject(ApiRefusedError.fromResponse(res.statusCode ?? 0, body));
         });
       });
       ws.once('error', (err) => {

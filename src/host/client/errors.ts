@@ -69,13 +69,27 @@ export class ClientProtocolError extends ExecClientError {
   }
 }
 
-/** The API server refused the WebSocket upgrade (spec §8.3). */
+/** The API server refused a request or the WebSocket upgrade (spec §8.3). */
 export class ApiRefusedError extends ExecClientError {
   readonly status: number;
 
   constructor(status: number, code: string, message: string) {
     super(code, message);
     this.status = status;
+  }
+
+  /** From an error response: its JSON `{"code","message"}`, or `HTTP_<status>` for a body that is not ours (a proxy's page). */
+  static fromResponse(status: number, body: string): ApiRefusedError {
+    let code = `HTTP_${status}`;
+    let message = `the API answered HTTP ${status}`;
+    try {
+      const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+      if (typeof parsed.code === 'string') code = parsed.code;
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      // Not one of ours: keep the status line.
+    }
+    return new ApiRefusedError(status, code, message);
   }
 }
 

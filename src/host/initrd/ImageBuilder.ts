@@ -36,8 +36,12 @@ export interface ImageBuildOptions {
   readonly agentEntry?: string;
   /** The Node runtime to ship; default the one running this code. */
   readonly nodeBinary?: string;
-  /** A statically linked busybox; default `busybox` on PATH (Debian's busybox-static). */
-  readonly busybox?: string;
+  /**
+   * A statically linked busybox; default `busybox` on PATH (Debian's busybox-static). null:
+   * a tree without busybox, only for a local instance on a host without it (no /init can
+   * run from it, so it cannot become an initrd).
+   */
+  readonly busybox?: string | null;
   /** node-pty's package directory; default resolved from this project. */
   readonly nodePtyDirectory?: string;
   /** The vsock addon; default src/vsock/native/build/Release/*.node if built; null: build without it. */
@@ -64,7 +68,8 @@ export interface ImageInputs {
   readonly initScript: string;
   readonly entrypointShim: string;
   readonly nodeBinary: string;
-  readonly busybox: string;
+  /** null: none (a local image tree only). */
+  readonly busybox: string | null;
   readonly applets: readonly { readonly path: string; readonly target: string }[];
   readonly runtime: RuntimeDependencies;
   readonly nodePty: readonly PackageFile[];
@@ -105,7 +110,7 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
   const agentEntry = resolve(projectRoot, options.agentEntry ?? join('src', 'guest', 'main.ts'));
   // The real file: its directory is what $ORIGIN means to the loader.
   const nodeBinary = await realpath(options.nodeBinary ?? process.execPath);
-  const busybox = options.busybox ?? findOnPath('busybox');
+  const busybox = options.busybox === null ? null : (options.busybox ?? findOnPath('busybox'));
   const vsockAddon = options.vsockAddon === undefined ? await findVsockAddon(projectRoot) : options.vsockAddon;
   const spawnHelper = options.spawnHelper === undefined ? findSpawnHelper(projectRoot) : options.spawnHelper;
   const gzipLevel = options.gzipLevel ?? 6;
@@ -113,7 +118,7 @@ export async function collectImageInputs(options: ImageBuildOptions = {}): Promi
   const [bundle, nodePty, applets] = await Promise.all([
     bundleAgent({ entry: agentEntry, workingDirectory: projectRoot }),
     nodePtyFiles(options.nodePtyDirectory),
-    busyboxApplets(busybox),
+    busybox ? busyboxApplets(busybox) : [],
     spawnHelper ? requireStatic(spawnHelper, 'SPAWN_HELPER_NOT_STATIC', 'the exec helper runs in container roots without our libraries: build it with src/guest/native/build.sh (gcc -static)') : undefined,
   ]);
   const nativeAddons = [nodePty.find((f) => f.path.endsWith('.node'))!.source, ...(vsockAddon ? [vsockAddon] : [])];
@@ -164,8 +169,12 @@ export function imageEntries(inputs: ImageInputs): CpioEntry[] {
   const text = (s: string) => ({ data: Buffer.from(s, 'utf8') });
   const entries: CpioEntry[] = [
     { type: 'file', path: at(layout.init), mode: 0o755, source: text(inputs.initScript) },
-    { type: 'file', path: at(layout.busybox), mode: 0o755, source: { path: inputs.busybox } },
-    { type: 'hardlink', path: at(layout.payloadBusybox), target: at(layout.busybox) },
+    ...(inputs.busybox
+      ? ([
+          { type: 'file', path: at(layout.busybox), mode: 0o755, source: { path: inputs.busybox } },
+          { type: 'hardlink', path: at(layout.payloadBusybox), target: at(layout.busybox) },
+        ] as const)
+      : []),
     ...inputs.applets.map(({ path, target }): CpioEntry => ({ type: 'symlink', path: at(path), target })),
     // The kernel opens /dev/console for init's output before anything is mounted.
     { type: 'char-device', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
@@ -175,7 +184,7 @@ export function imageEntries(inputs: ImageInputs): CpioEntry[] {
     { type: 'file', path: at(layout.loader), mode: 0o755, source: { path: inputs.runtime.interpreter.realPath } },
     ...inputs.runtime.libraries.map((lib): CpioEntry => ({ type: 'file', path: at(`${layout.libraries}/${lib.name}`), mode: 0o755, source: { path: lib.realPath } })),
     { type: 'file', path: at(layout.agentBundle), mode: 0o644, source: { data: inputs.agentBundle } },
-    { type: 'file', path: at(layout.launcher), mode: 0o755, source: text(launcherScript(layout)) },
+    { type: 'file', path: at(layout.launcher), mode: 0o755, source: text(launcherScript(layout, inputs.busybox !== null)) },
     ...inputs.nodePty.map((f): CpioEntry => ({
       type: 'file',
       path: at(`${layout.nodeModules}/node-pty/${f.path}`),
@@ -302,6 +311,7 @@ export interface WrittenImage {
  * `runtimeImage`. The hash is `plan`'s (the whole image), whichever layout.
  */
 export async function writeImageFiles(inputs: ImageInputs, plan: CpioPlan, out: string, runtimeImage: string | undefined): Promise<WrittenImage> {
+  if (inputs.busybox === null) throw new InitrdError('BUSYBOX_NOT_FOUND', 'an initrd needs busybox to run /init; install it: apt-get install -y busybox-static');
   if (!inputs.runtimeImage || runtimeImage === undefined) {
     const { hash, compressedBytes } = await writeImage(plan, out, inputs.gzipLevel);
     return { inputs, hash, compressedBytes, initrd: plan, runtimeImage: null };

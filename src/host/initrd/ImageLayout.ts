@@ -72,11 +72,15 @@ export function nodeCommand(layout: ImageLayout, args: readonly string[]): strin
   return [layout.loader, '--library-path', layout.libraries, layout.node, ...args];
 }
 
-/** The launcher script: runs the agent bundle with nodeCommand; interpreted by the payload's own busybox. */
-export function launcherScript(layout: ImageLayout): string {
+/**
+ * The launcher script: runs the agent bundle with nodeCommand; interpreted by the payload's own
+ * busybox, or, in an image without one (a local instance's root over the host's /usr), by
+ * the root's /bin/sh.
+ */
+export function launcherScript(layout: ImageLayout, withBusybox = true): string {
   const argv = nodeCommand(layout, [layout.agentBundle]).join(' ');
   return [
-    `#!${layout.payloadBusybox} sh`,
+    withBusybox ? `#!${layout.payloadBusybox} sh` : '#!/bin/sh',
     '# hypeman-exec-agent: the guest agent, run with the image\'s own loader and libraries so it',
     '# works in any root (glibc, musl, or no libc at all). Arguments go to the agent.',
     `exec ${argv} "$@"`,

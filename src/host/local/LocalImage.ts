@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { collectImageInputs, hashImage, imageEntries, planImage, type ImageBuildOptions } from '../initrd/ImageBuilder.js';
 import type { ImageLayout } from '../initrd/ImageLayout.js';
 import { writeImageTree } from '../initrd/ImageTree.js';
@@ -16,8 +16,8 @@ export interface LocalImage {
   readonly dir: string;
   /** The agent payload (the image's /.hypeman) on this host. */
   readonly payload: string;
-  /** The image's static busybox on this host. */
-  readonly busybox: string;
+  /** The image's static busybox on this host; null when the host has none (see localBusybox). */
+  readonly busybox: string | null;
   readonly layout: ImageLayout;
   /** The image hash (ImageBuilder.hashImage): equal to initrd.cpio.gz's for the same inputs. */
   readonly hash: string;
@@ -29,9 +29,23 @@ export interface LocalImage {
 
 const HASH_FILE = 'image.sha256';
 
+/**
+ * The busybox a local image is built with: HYPEMAN_BUSYBOX (a path, or empty for none), else
+ * `busybox` on PATH, else none — then the instance's root is the host's own userland
+ * (HostRoot) and its sandbox runs the host's shell and tools.
+ */
+export function localBusybox(env: NodeJS.ProcessEnv = process.env): string | null {
+  const given = env.HYPEMAN_BUSYBOX;
+  if (given !== undefined) return given === '' ? null : given;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, 'busybox'))) return join(dir, 'busybox');
+  }
+  return null;
+}
+
 /** Makes sure `<cacheDir>/tree` holds the image for the current inputs. */
 export async function ensureLocalImage(cacheDir: string, options: ImageBuildOptions = {}): Promise<LocalImage> {
-  const inputs = await collectImageInputs(options);
+  const inputs = await collectImageInputs({ ...options, busybox: options.busybox !== undefined ? options.busybox : localBusybox() });
   const plan = await planImage(inputs);
   const hash = await hashImage(plan, inputs.gzipLevel);
   const dir = join(cacheDir, 'tree');
@@ -54,7 +68,7 @@ export async function ensureLocalImage(cacheDir: string, options: ImageBuildOpti
   return {
     dir,
     payload: join(dir, strip(inputs.layout.payload)),
-    busybox: join(dir, strip(inputs.layout.busybox)),
+    busybox: inputs.busybox ? join(dir, strip(inputs.layout.busybox)) : null,
     layout: inputs.layout,
     hash,
     fileBytes: plan.fileBytes,

@@ -12,6 +12,7 @@ import { HybridVsockMux } from './HybridVsockMux.js';
 import { DEFAULT_AGENT_PORT } from '../initrd/InitScript.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ensureBusyboxRoot } from './BusyboxRoot.js';
+import { ensureHostRoot } from './HostRoot.js';
 import { InstanceInUseError, RootNotUsableError } from './errors.js';
 import type { LocalImage } from './LocalImage.js';
 import { Sandbox, type SandboxExit } from './Sandbox.js';
@@ -25,7 +26,10 @@ export interface LocalInstanceOptions {
   /** Default: the id. */
   readonly name?: string;
   readonly image: LocalImage;
-  /** The container root; default `<data-dir>/roots/<id>`, a busybox root made on first use. */
+  /**
+   * The container root; default `<data-dir>/roots/<id>`, a busybox root made on first use,
+   * or, when the image has no busybox, `<data-dir>/roots/<id>-host` over the host's userland.
+   */
   readonly root?: string;
   /** Namespaces and chroot; default: when running as root. */
   readonly isolate?: boolean;
@@ -54,6 +58,7 @@ async function waitForPreviousHolder(registry: InstanceRegistry, id: string) {
 export class LocalInstance {
   readonly id: string;
   readonly root: string;
+  readonly rootKind: RootKind;
   readonly sandbox: Sandbox;
   readonly mux: HybridVsockMux;
   /** The agent's output (its JSON log lines), like a VM's serial console. */
@@ -63,10 +68,11 @@ export class LocalInstance {
   readonly #registry: InstanceRegistry;
   #stopping: Promise<void> | undefined;
 
-  private constructor(registry: InstanceRegistry, id: string, root: string, sandbox: Sandbox, mux: HybridVsockMux, consoleLog: string, readyMs: number) {
+  private constructor(registry: InstanceRegistry, id: string, root: string, rootKind: RootKind, sandbox: Sandbox, mux: HybridVsockMux, consoleLog: string, readyMs: number) {
     this.#registry = registry;
     this.id = id;
     this.root = root;
+    this.rootKind = rootKind;
     this.sandbox = sandbox;
     this.mux = mux;
     this.consoleLog = consoleLog;
@@ -82,7 +88,7 @@ export class LocalInstance {
     const socketDir = join(guestDir, 'agent');
     await mkdir(socketDir, { recursive: true });
     await rm(join(socketDir, 'agent.sock'), { force: true });
-    const root = await prepareRoot(options, registry.dataDir);
+    const { root, binds, kind } = await prepareRoot(options, registry.dataDir);
     const consoleLog = join(guestDir, CONSOLE_LOG_NAME);
     const output = openSync(consoleLog, 'a');
     let sandbox: Sandbox;
@@ -91,6 +97,8 @@ export class LocalInstance {
         root,
         payload: options.image.payload,
         layout: options.image.layout,
+        busybox: options.image.busybox === null ? null : join(options.image.payload, 'bin', 'busybox'),
+        readOnlyBinds: binds,
         socketDir,
         hostname: id,
         isolate: options.isolate ?? process.getuid?.() === 0,
@@ -113,7 +121,7 @@ export class LocalInstance {
         createdAt: existing?.createdAt || new Date().toISOString(),
       });
       const readyMs = await sandbox.waitUntilReady(options.readyTimeoutMs ?? 30_000, consoleLog);
-      const instance = new LocalInstance(registry, id, root, sandbox, mux, consoleLog, readyMs);
+      const instance = new LocalInstance(registry, id, root, kind, sandbox, mux, consoleLog, readyMs);
       void sandbox.exited.then(() => instance.#recordStopped());
       return instance;
     } catch (error) {
@@ -157,14 +165,22 @@ export class LocalInstance {
   }
 }
 
-async function prepareRoot(options: LocalInstanceOptions, dataDir: string): Promise<string> {
+/** Where a root's programs come from: busybox alone, the host's /usr (no busybox here), or a root the user gave. */
+export type RootKind = 'busybox' | 'host-userland' | 'given';
+
+async function prepareRoot(options: LocalInstanceOptions, dataDir: string): Promise<{ root: string; binds: string[]; kind: RootKind }> {
   if (options.root === undefined) {
-    const root = join(dataDir, 'roots', options.id);
-    await ensureBusyboxRoot(root, options.image.busybox);
-    return root;
+    const { busybox } = options.image;
+    if (busybox !== null) {
+      const root = join(dataDir, 'roots', options.id);
+      await ensureBusyboxRoot(root, busybox);
+      return { root, binds: [], kind: 'busybox' };
+    }
+    const root = join(dataDir, 'roots', `${options.id}-host`);
+    return { root, binds: await ensureHostRoot(root), kind: 'host-userland' };
   }
   const root = resolve(options.root);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new RootNotUsableError(root, 'it is not a directory');
   if (root === '/') throw new RootNotUsableError(root, 'it is the host\'s own root (the sandbox mounts over its /dev and /proc)');
-  return root;
+  return { root, binds: [], kind: 'given' };
 }

@@ -6,7 +6,8 @@
  * directory bind-mounted into the root at /run/hypeman, so the host reaches it from outside.
  *
  * Everything but `unshare` comes from the payload itself (its busybox), so the host needs no
- * other tools. Stopping: the sandbox's first process passes SIGTERM to the agent (sessions
+ * other tools; on a host without busybox the payload has none, and the host's own shell and
+ * tools (dash, mount, chroot: every Debian has them) do the same work. Stopping: the sandbox's first process passes SIGTERM to the agent (sessions
  * are hung up), then exits (as PID 1 of the namespace) and the kernel kills whatever is left in the pid namespace; mounts vanish
  * with the mount namespace. `unshare --kill-child` does the same if unshare itself is killed.
  *
@@ -15,7 +16,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { ImageLayout } from '../initrd/ImageLayout.js';
 import { nodeCommand } from '../initrd/ImageLayout.js';
 import { AgentNotReadyError, SandboxStartError } from './errors.js';
@@ -27,16 +29,33 @@ export const AGENT_SOCKET_NAME = 'agent.sock';
 const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * The sandbox's first process (PID 1 of its namespace when isolated). Arguments: busybox
- * root payload-on-host payload-in-root socket-dir launcher hostname, then the agent's argv
- * (isolated: the agent's own arguments; direct: the whole command).
+ * The sandbox's first process (PID 1 of its namespace when isolated): busybox's shell,
+ * running the script in SCRIPT_VARIABLE, with its parameters in PARAMETERS. Its argv is
+ * only `sh -c eval "$HYPEMAN_SANDBOX" hypeman-sandbox`, then the agent's argv (isolated: the
+ * agent's own arguments; direct: the whole command), so that `ps`, on the host or in the
+ * container, shows what it is rather than a 2 KB script and the host's paths.
  *
  * Its stdin is a pipe from the host process that started it, held open as fd 3: when that
  * process dies, however it dies, the pipe reads EOF and the sandbox stops itself. No agent
  * outlives its `npm start`.
  */
+const SCRIPT_VARIABLE = 'HYPEMAN_SANDBOX';
+const PROCESS_NAME = 'hypeman-sandbox';
+/** Environment variable → the script's variable. */
+const PARAMETERS = {
+  HYPEMAN_SANDBOX_BUSYBOX: 'bb',
+  HYPEMAN_SANDBOX_ROOT: 'root',
+  HYPEMAN_SANDBOX_PAYLOAD: 'payload',
+  HYPEMAN_SANDBOX_INNER: 'inner',
+  HYPEMAN_SANDBOX_SOCKETS: 'sockets',
+  HYPEMAN_SANDBOX_LAUNCHER: 'launcher',
+  HYPEMAN_SANDBOX_BINDS: 'binds',
+  HYPEMAN_SANDBOX_HOSTNAME: 'name',
+} as const;
+
 const SANDBOX_PRELUDE = `
-bb=$1 root=$2 payload=$3 inner=$4 sockets=$5 launcher=$6 name=$7; shift 7
+${Object.entries(PARAMETERS).map(([env, name]) => `${name}=$${env}`).join(' ')}
+unset ${SCRIPT_VARIABLE} ${Object.keys(PARAMETERS).join(' ')}
 fail() { echo "hypeman-sandbox: $*" >&2; exit 1; }
 exec 3<&0 </dev/null
 `;
@@ -57,6 +76,9 @@ $bb mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm" || fail "cannot
 $bb mount --bind "$payload" "$root$inner" || fail "cannot bind the agent payload into the root"
 $bb mount -o remount,bind,ro "$root$inner" || fail "cannot make the agent payload read-only"
 $bb mount --bind "$sockets" "$root${SANDBOX_SOCKET_DIR}" || fail "cannot bind the socket directory into the root"
+for dir in $binds; do
+  $bb mount --bind "$dir" "$root$dir" && $bb mount -o remount,bind,ro "$root$dir" || fail "cannot bind the host's $dir read-only into the root"
+done
 $bb hostname "$name"
 $bb env -i PATH='${CONTAINER_PATH}' HOME=/root $bb chroot "$root" "$launcher" --listen unix:${SANDBOX_SOCKET_DIR}/${AGENT_SOCKET_NAME} --root / "$@" 3<&- &
 `;
@@ -82,10 +104,17 @@ export interface SandboxOptions {
   /** The agent payload on the host (the image's /.hypeman). */
   readonly payload: string;
   readonly layout: ImageLayout;
-  /** Host directory where the agent's socket appears (created by the caller). */
+  /**
+   * Host directory where the agent's socket appears (created by the caller). Its parent
+   * gets bin/sh, the link to the payload's busybox that PID 1 runs as.
+   */
   readonly socketDir: string;
   /** The sandbox's host name (uts namespace). */
   readonly hostname: string;
+  /** The payload's busybox for PID 1's shell and tools; null: the host's (/bin/sh and PATH). */
+  readonly busybox: string | null;
+  /** Host directories bound read-only into the root at the same paths (a HostRoot's /usr…). */
+  readonly readOnlyBinds?: readonly string[];
   /** Namespaces and chroot (needs root); false runs the agent directly on the host. */
   readonly isolate: boolean;
   /** More agent arguments (--max-sessions, --env …). */
@@ -122,15 +151,28 @@ export class Sandbox {
     );
   }
 
-  static start(options: SandboxOptions): Promise<Sandbox> {
+  static async start(options: SandboxOptions): Promise<Sandbox> {
     const agentSocket = join(options.socketDir, AGENT_SOCKET_NAME);
-    const argv = options.isolate ? isolatedArgv(options) : directArgv(options, agentSocket);
-    const child = spawn(argv[0], argv.slice(1), {
+    const shell = await shellLink(options);
+    const script = sandboxScript(options.isolate ? SANDBOX_MOUNTS : SANDBOX_DIRECT);
+    const rest = options.isolate ? (options.agentArgs ?? []) : directAgentArgv(options, agentSocket);
+    const shellArgv = ['sh', '-c', `eval "$${SCRIPT_VARIABLE}"`, PROCESS_NAME, ...rest];
+    // unshare execs its program by name: it finds the link through PATH, so that argv[0] is
+    // `sh` (busybox runs the applet its argv[0] names).
+    const argv = options.isolate ? ['unshare', '--mount', '--pid', '--uts', '--ipc', '--fork', '--kill-child', '--', ...shellArgv] : shellArgv;
+    const path = `${dirname(shell)}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
+    const child = spawn(options.isolate ? 'unshare' : shell, argv.slice(1), {
+      argv0: argv[0],
       // Its own process group: a Ctrl-C meant for `npm start` must not reach the agent
       // before the orderly stop does.
       detached: true,
       stdio: ['pipe', options.output ?? 'ignore', options.output ?? 'ignore'],
-      env: options.isolate ? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } : { PATH: process.env.PATH ?? CONTAINER_PATH, HOME: process.env.HOME ?? '/' },
+      env: {
+        PATH: options.isolate ? path : (process.env.PATH ?? CONTAINER_PATH),
+        ...(options.isolate ? {} : { HOME: process.env.HOME ?? '/' }),
+        [SCRIPT_VARIABLE]: script,
+        ...sandboxParameters(options),
+      },
     });
     child.stdin!.on('error', () => undefined); // EPIPE once the sandbox is gone
     return new Promise((resolve, reject) => {
@@ -170,25 +212,42 @@ export class Sandbox {
   }
 }
 
-function isolatedArgv(options: SandboxOptions): string[] {
-  return ['unshare', '--mount', '--pid', '--uts', '--ipc', '--fork', '--kill-child', '--', ...scriptArgv(options, SANDBOX_MOUNTS, options.agentArgs ?? [])];
-}
-
-/** The payload's own loader, libraries and node, at their host paths. */
-function directArgv(options: SandboxOptions, agentSocket: string): string[] {
+/** The payload's own loader, libraries and node, at their host paths, running the agent. */
+function directAgentArgv(options: SandboxOptions, agentSocket: string): string[] {
   const onHost = (path: string) => join(options.payload, path.slice(options.layout.payload.length));
   const layout = { ...options.layout, loader: onHost(options.layout.loader), libraries: onHost(options.layout.libraries), node: onHost(options.layout.node) };
-  const agent = nodeCommand(layout, [onHost(options.layout.agentBundle), '--listen', `unix:${agentSocket}`, '--root', '/', ...(options.agentArgs ?? [])]);
-  return scriptArgv(options, SANDBOX_DIRECT, agent);
+  return nodeCommand(layout, [onHost(options.layout.agentBundle), '--listen', `unix:${agentSocket}`, '--root', '/', ...(options.agentArgs ?? [])]);
 }
 
-function scriptArgv(options: SandboxOptions, body: string, rest: readonly string[]): string[] {
-  const busybox = join(options.payload, 'bin', 'busybox');
-  return [
-    busybox, 'sh', '-c', SANDBOX_PRELUDE + body + SANDBOX_SUPERVISION, 'hypeman-sandbox',
-    busybox, options.root, options.payload, options.layout.payload, options.socketDir, options.layout.launcher, options.hostname,
-    ...rest,
-  ];
+function sandboxScript(body: string): string {
+  return SANDBOX_PRELUDE + body + SANDBOX_SUPERVISION;
+}
+
+function sandboxParameters(options: SandboxOptions): Record<keyof typeof PARAMETERS, string> {
+  return {
+    // Empty: the script's `$bb mount …` runs the host's mount from PATH.
+    HYPEMAN_SANDBOX_BUSYBOX: options.busybox ?? '',
+    HYPEMAN_SANDBOX_ROOT: options.root,
+    HYPEMAN_SANDBOX_PAYLOAD: options.payload,
+    HYPEMAN_SANDBOX_INNER: options.layout.payload,
+    HYPEMAN_SANDBOX_SOCKETS: options.socketDir,
+    HYPEMAN_SANDBOX_LAUNCHER: options.layout.launcher,
+    HYPEMAN_SANDBOX_BINDS: (options.readOnlyBinds ?? []).join(' '),
+    HYPEMAN_SANDBOX_HOSTNAME: options.hostname,
+  };
+}
+
+/**
+ * `sh`, in bin/ beside the socket directory: the name PID 1 runs as. A link to the payload's
+ * busybox (which runs the applet its argv[0] names), or to the host's /bin/sh.
+ */
+async function shellLink(options: SandboxOptions): Promise<string> {
+  const dir = join(dirname(options.socketDir), 'bin');
+  const link = join(dir, 'sh');
+  await mkdir(dir, { recursive: true });
+  await rm(link, { force: true });
+  await symlink(options.busybox ?? '/bin/sh', link);
+  return link;
 }
 
 function accepts(path: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CodedError } from '../../wire/index.js';
+import { shellQuote } from '../initrd/GuestConfig.js';
 import { findProjectRoot } from '../projectRoot.js';
 import { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import { ApiServer } from '../server/ApiServer.js';
@@ -16,18 +17,27 @@ import { RegistryDirectory } from '../server/RegistryDirectory.js';
 import { TokenVerifier } from '../server/TokenVerifier.js';
 import { ensureJwtSecret, writeDevToken } from './DevCredentials.js';
 import { ensureLocalImage } from './LocalImage.js';
-import { LocalInstance } from './LocalInstance.js';
+import { LocalInstance, type RootKind } from './LocalInstance.js';
 
 const INSTANCE_ID = 'local-1';
+
+const ROOT_DESCRIPTIONS: Record<RootKind, string> = {
+  busybox: 'programs: busybox',
+  'host-userland': "programs: this host's /usr, read-only (no busybox installed; HYPEMAN_BUSYBOX names one)",
+  given: 'the root given with --root',
+};
+
 const HOST = '127.0.0.1';
 
 const USAGE = `Usage: npm start [-- --port N] [--data-dir DIR] [--root DIR]
 
 Starts the API server on ${HOST}:8080 with one local instance, ${INSTANCE_ID}: the guest image's
-agent in a sandbox (namespaces + chroot into a busybox root) behind a hybrid vsock socket.
+agent in a sandbox (namespaces + chroot into a busybox root, or into one over this host's own
+/usr where busybox is not installed) behind a hybrid vsock socket.
 Environment: PORT, HYPEMAN_DATA_DIR (default .hypeman/ in the checkout), HYPEMAN_LOCAL_ROOT
 (the instance's root directory; default a busybox root under the data directory),
-HYPEMAN_LOG_LEVEL (server log, written to <data-dir>/server.log). Flags win.`;
+HYPEMAN_BUSYBOX (a static busybox to build the root with; empty: none, use this host's /usr;
+default busybox on PATH), HYPEMAN_LOG_LEVEL (server log, written to <data-dir>/server.log). Flags win.`;
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -103,14 +113,19 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `hypeman-exec: API server on ${apiUrl}, instance ${INSTANCE_ID} running (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
-        `  root ${shown(instance.root)}${isolate ? ' (sandbox: mount, pid, uts, ipc namespaces + chroot)' : ' (NO sandbox)'}; image ${image.rebuilt ? 'built' : 'up to date'}; agent ready ${Math.round(instance.readyMs)} ms after start`,
+        `  root ${shown(instance.root)}${isolate ? ` (sandbox: mount, pid, uts, ipc namespaces + chroot; ${ROOT_DESCRIPTIONS[instance.rootKind]})` : ' (NO sandbox: the agent runs on this host as you)'}; image ${image.rebuilt ? 'built' : 'up to date'}; agent ready ${Math.round(instance.readyMs)} ms after start`,
         `  data ${shown(dataDir)}; server log ${shown(logPath)}; agent log ${shown(instance.consoleLog)}; token in ${shown(join(dataDir, 'dev-token'))}`,
         '',
-        'In another terminal:',
+        'In another terminal, from any directory:',
+        // The launchers `npm run build` wrote: no npx, which is slow and, outside this
+        // checkout, would ask the npm registry for a package of that name.
+        `  export PATH=${shellQuote(join(projectRoot, 'dist', 'bin'))}:"$PATH"`,
         `  export HYPEMAN_TOKEN=${token}`,
         ...(listening === 8080 ? [] : [`  export HYPEMAN_API_URL=${apiUrl}`]),
-        `  npx hypeman-exec ${INSTANCE_ID} uname -a`,
-        `  npx hypeman-exec -it ${INSTANCE_ID} /bin/sh`,
+        `  hypeman-exec ${INSTANCE_ID} uname -a`,
+        `  hypeman-exec -it ${INSTANCE_ID} /bin/sh`,
+        '  hypeman-exec ls',
+        ...(isolate ? [] : [`  (-u USER does not work without root: the agent cannot switch users; it runs every command as you)`]),
         '',
         'Ctrl-C stops the server and the instance.',
         '',

@@ -27,6 +27,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "../../guest/native/spawner.h"
+
 #define READABLE UV_READABLE
 #define WRITABLE UV_WRITABLE
 #define MAX_IOV 1024 /* IOV_MAX on Linux; a longer list is written by the caller's next call */
@@ -635,5 +637,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       METHOD("socketPair", socket_pair),
   };
   CHECK(napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions));
+  /* The agent's spawner rides in this module, the one native module the guest ships. */
+  if (spawner_register(env, exports) != 0) return NULL;
   return exports;
 }
