@@ -56,6 +56,17 @@ describe('AgentOutbox', () => {
     assert.deepEqual(Buffer.concat(frames.map((f) => f.payload)), data);
   });
 
+  it('joins a stream of 16 KiB writes into growing blocks, up to 64 KiB frames', () => {
+    const outbox = new AgentOutbox();
+    const data = Buffer.alloc(40 * 16384);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    for (let i = 0; i < 40; i++) outbox.pushStdin(data.subarray(i * 16384, (i + 1) * 16384));
+    const frames = decodeAll(outbox.take());
+    assert.ok(frames.length <= 13, `${frames.length} frames`);
+    assert.ok(frames.every((f) => f.payload.length <= 65536));
+    assert.deepEqual(Buffer.concat(frames.map((f) => f.payload)), data);
+  });
+
   it('puts a whole 64 KiB Stdin payload in one block and one frame', () => {
     const outbox = new AgentOutbox();
     outbox.pushStdin(Buffer.alloc(65536, 7));

@@ -9,9 +9,11 @@ export interface OutboxBatch {
 /** Largest block frames are gathered in (one write each): a whole 64 KiB Stdin frame. */
 const BLOCK_SIZE = MAX_DATA_CHUNK + HEADER_SIZE;
 /**
- * Smallest block opened for Stdin: what is typed joins there. Other frames get blocks of
- * their own size, so a session's ExecStart no longer costs a 64 KiB block (1,000 sessions
- * started at once: 64 MB allocated and zeroed for nothing).
+ * First block opened for Stdin in a turn: what is typed joins there. Each block that Stdin
+ * fills makes the next one twice as large, up to BLOCK_SIZE, so a stream of writes is still
+ * joined into 64 KiB frames. Other frames get blocks of their own size, so a session's
+ * ExecStart no longer costs a 64 KiB block (1,000 sessions started at once: 64 MB allocated
+ * and zeroed for nothing).
  */
 export const MIN_STDIN_BLOCK = 4 * 1024;
 
@@ -33,6 +35,8 @@ export class AgentOutbox {
   #stdinHeaderAt = -1;
   #stdinBytes = 0;
   #controlFrames = 0;
+  /** Size of the next block opened for Stdin. */
+  #stdinBlockSize = MIN_STDIN_BLOCK;
 
   /** Stdin payload bytes waiting. */
   get stdinBytes(): number {
@@ -63,6 +67,7 @@ export class AgentOutbox {
     const batches = this.#full.splice(0);
     this.#stdinBytes = 0;
     this.#controlFrames = 0;
+    this.#stdinBlockSize = MIN_STDIN_BLOCK;
     return batches;
   }
 
@@ -72,7 +77,7 @@ export class AgentOutbox {
     let at = 0;
     do {
       if (this.#stdinHeaderAt < 0) {
-        this.#room(HEADER_SIZE + 1, Math.max(MIN_STDIN_BLOCK, HEADER_SIZE + payload.length - at));
+        this.#room(HEADER_SIZE + 1, Math.max(this.#stdinBlockSize, HEADER_SIZE + payload.length - at));
         this.#stdinHeaderAt = this.#fill;
         this.#fill += HEADER_SIZE;
       }
@@ -82,7 +87,10 @@ export class AgentOutbox {
       this.#fill += n;
       this.#blockStdin += n;
       at += n;
-      if (this.#fill === block.length) this.#closeBlock();
+      if (this.#fill === block.length) {
+        this.#stdinBlockSize = Math.min(BLOCK_SIZE, 2 * block.length);
+        this.#closeBlock();
+      }
     } while (at < payload.length);
   }
 
