@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentLogger } from './AgentLog.js';
-import { BufferReclaimer } from './BufferReclaimer.js';
+import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
 import { ContainerRoot } from './container/ContainerRoot.js';
 import { refuseConnection, type SessionContext } from './session/AgentSession.js';
 import { type AgentConnection, ConnectionDispatch } from './session/ConnectionDispatch.js';

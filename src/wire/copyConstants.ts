@@ -1,5 +1,5 @@
 // Numbers of the copy and stat operations, spec/PROTOCOL.md §12.
-import { ErrorCode } from './constants.js';
+import { ErrorCode, type ErrorCodeName } from './constants.js';
 
 /**
  * Versions of the copy operations (CopyTo, CopyFrom, Stat), newest first (§12.1). They are
@@ -82,3 +82,24 @@ export const PATH_ERROR_CODES: ReadonlySet<number> = new Set([
   ErrorCode.IO_ERROR,
   ErrorCode.COPY_UNAVAILABLE,
 ]);
+
+/**
+ * How a failed file system call is reported (§12.9), by the errno's name: the agent's
+ * Error codes, and a client's own for the same failures on its side. Others: IO_ERROR.
+ */
+export const COPY_ERRNO_CODES: Readonly<Record<string, ErrorCodeName>> = Object.freeze({
+  ENOENT: 'PATH_NOT_FOUND',
+  ELOOP: 'PATH_NOT_FOUND',
+  ENOTDIR: 'NOT_A_DIRECTORY',
+  EISDIR: 'IS_A_DIRECTORY',
+  ENOTEMPTY: 'IS_A_DIRECTORY',
+  EACCES: 'PERMISSION_DENIED',
+  EPERM: 'PERMISSION_DENIED',
+  EXDEV: 'PATH_ESCAPES',
+  EAGAIN: 'FILE_CHANGED',
+  ENOSPC: 'NO_SPACE',
+  EDQUOT: 'NO_SPACE',
+  EROFS: 'READ_ONLY_FILESYSTEM',
+  ENAMETOOLONG: 'INVALID_REQUEST',
+  ENOSYS: 'COPY_UNAVAILABLE',
+});

@@ -16,7 +16,6 @@ import {
   encodeEntryEnd,
 } from '../../../../wire/index.js';
 import type { RelayClient } from '../ClientDialect.js';
-import { CLIENT_DATA_CHUNK } from '../clientData.js';
 import { RelayFailure } from '../RelayFailure.js';
 import type { CopyDialect, CopyRelaySession } from './CopyDialect.js';
 
@@ -174,11 +173,9 @@ export class CompatCopyDialect implements CopyDialect {
         return;
       case FrameType.DownloadEntry:
         return this.#header(m);
-      case FrameType.DownloadData: {
-        const { payload } = frame;
-        for (let at = 0; at < payload.length; at += CLIENT_DATA_CHUNK) this.#session.send(payload.subarray(at, Math.min(at + CLIENT_DATA_CHUNK, payload.length)));
+      case FrameType.DownloadData:
+        this.#session.send(frame.payload);
         return;
-      }
       case FrameType.DownloadEnd:
         this.#releaseEnd(true);
         return;

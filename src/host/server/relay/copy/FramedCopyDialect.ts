@@ -1,7 +1,6 @@
 import {
   type ErrorCodeName,
   FrameType,
-  HEADER_SIZE,
   type Message,
   type RawFrame,
   UnexpectedFrameError,
@@ -9,10 +8,8 @@ import {
   encodeError,
   encodePathError,
   parseFrame,
-  writeHeader,
 } from '../../../../wire/index.js';
 import type { RelayClient } from '../ClientDialect.js';
-import { CLIENT_DATA_CHUNK } from '../clientData.js';
 import { RelayFailure } from '../RelayFailure.js';
 import type { CopyDialect, CopyRelaySession } from './CopyDialect.js';
 
@@ -51,23 +48,9 @@ export class FramedCopyDialect implements CopyDialect {
     this.#session.clientFrame(m, frame.bytes);
   }
 
-  /**
-   * Agent frames as received; a DownloadData frame above CLIENT_DATA_CHUNK bytes becomes
-   * several (the same bytes in order), each header written in place into the 5 bytes
-   * before its piece, as the exec relay splits output. No payload is copied.
-   */
+  /** Agent frames as received, one per message. */
   agentFrame(frame: RawFrame, _m: Message): void {
-    const { bytes, payload, type } = frame;
-    if (type !== FrameType.DownloadData || payload.length <= CLIENT_DATA_CHUNK) {
-      this.#session.send(bytes);
-      return;
-    }
-    for (let at = 0; at < payload.length; at += CLIENT_DATA_CHUNK) {
-      const end = Math.min(at + CLIENT_DATA_CHUNK, payload.length);
-      const piece = bytes.subarray(at, HEADER_SIZE + end);
-      writeHeader(piece, 0, type, end - at);
-      this.#session.send(piece);
-    }
+    this.#session.send(frame.bytes);
   }
 
   failure(code: ErrorCodeName | `ERROR_${number}`, message: string, path: Uint8Array | undefined, frame: Uint8Array | undefined): void {
