@@ -1,5 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import { CodedError } from '../../wire/index.js';
+import { CP_COMMAND, type CpOptions, parseCpOptions } from './cp/CpOptions.js';
 
 /** Where the CLI reaches the API server, with what. */
 export interface ApiOptions {
@@ -57,6 +58,7 @@ const EXAMPLES: Array<[string, string]> = [
   ['$0 -e LANG=C.UTF-8 -e HOME -w /srv -u app web-1 env', 'environment (a bare NAME copies the local value), workdir and user'],
   ['$0 --timeout 30 --wait-for-agent 60 web-1 make test', 'kill after 30 s (exit 124); wait up to 60 s for a booting VM'],
   [`$0 ${LIST_COMMAND}`, 'the instances your token may use, with their state (like docker ps; --json for scripts)'],
+  ['$0 cp ./site web-1:/srv', 'copy a directory into an instance (cp --help: from it, tar streams, -a, -L)'],
 ];
 
 const EPILOGUE = `Options go before the command, before or after the instance: hypeman-exec -u app web-1 id
@@ -128,8 +130,8 @@ function parser(version: string): Argv {
     yargs()
       .scriptName('hypeman-exec')
       .usage(
-        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n\n` +
-          'Run a command inside a microVM instance, like docker exec or kubectl exec; ls lists the\ninstances your token may use.',
+        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
+          'Run a command inside a microVM instance, like docker exec or kubectl exec; ls lists the\ninstances your token may use; cp copies files to or from an instance (hypeman-exec cp --help).',
       )
       // The command's own arguments stay strings as typed (`echo 007` prints 007).
       .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'strip-dashed': true, 'parse-positional-numbers': false })
@@ -195,7 +197,7 @@ export async function parseCliOptions(
   env: NodeJS.ProcessEnv,
   terminals: Terminals,
   version: string,
-): Promise<CliOptions | ListOptions | Answer> {
+): Promise<CliOptions | ListOptions | CpOptions | Answer> {
   const first = await parse(argv, version);
   if ('answer' in first) return first.answer;
   // yargs stops at the first word that is not an option (or after --) and hands back that
@@ -204,6 +206,8 @@ export async function parseCliOptions(
   const explicit = argv[argv.length - words.length - 1] === '--';
   let args = first.args;
   let [target, ...rest] = words;
+  // `hypeman-exec cp …` has options and arguments of its own (cp/CpOptions.ts).
+  if (target === CP_COMMAND && !explicit) return parseCpOptions(rest, args, env, version);
   // Options after the instance (or after ls), up to the command: parsed again as if they
   // had come before it. The command is from its first word on, or after a --.
   if (!explicit && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {

@@ -10,6 +10,7 @@ import {
   encodeStat,
   parseFrame,
 } from '../../wire/index.js';
+import { readSharedChunks } from '../dial/SharedReads.js';
 import { ApiError, BadRequestError } from './errors.js';
 import { parseWaitForAgent } from './ExecRequestParams.js';
 import type { CopyRecord } from './relay/copy/CopyRecord.js';
@@ -74,22 +75,9 @@ export async function statInstancePath(options: StatOptions): Promise<PathInfo> 
       throw new ApiError(502, 'AGENT_UNREACHABLE', `cannot reach the agent of instance ${options.instance}: ${(error as Error).message}`);
     }
     const answer = await exchange(agent, query, abort.signal, options.instance);
-    if (answer.type === FrameType.Error) {
-      record.end('error', { error: answer.code, reason: answer.message });
-      return { ...NOTHING, error: answer.message };
-    }
-    record.end('ok');
-    if (answer.type !== FrameType.StatResult || answer.kind === EntryKind.Missing) return NOTHING;
-    return {
-      exists: true,
-      is_dir: answer.kind === EntryKind.Directory,
-      is_file: answer.kind === EntryKind.File,
-      is_symlink: answer.kind === EntryKind.Symlink,
-      link_target: Buffer.from(answer.link).toString('utf8'),
-      // Go's FileMode.Perm(): the permission bits only, as the original reports them.
-      mode: answer.mode & 0o777,
-      size: answer.size ?? 0,
-    };
+    if (answer.error !== undefined) record.end('error', { error: answer.code, reason: answer.error });
+    else record.end('ok');
+    return answer.info;
   } catch (error) {
     record.end('error', { error: (error as CodedError).code ?? 'INTERNAL_ERROR', reason: (error as Error).message });
     throw error;
@@ -99,25 +87,45 @@ export async function statInstancePath(options: StatOptions): Promise<PathInfo> 
   }
 }
 
+/** PathInfo of the agent's answer: StatResult, or an Error (the original says `exists: false` and the error). */
+function pathInfoOf(m: Message): { info: PathInfo; error?: string; code?: string } {
+  if (m.type === FrameType.Error) return { info: { ...NOTHING, error: m.message }, error: m.message, code: m.code };
+  if (m.type !== FrameType.StatResult || m.kind === EntryKind.Missing) return { info: NOTHING };
+  return {
+    info: {
+      exists: true,
+      is_dir: m.kind === EntryKind.Directory,
+      is_file: m.kind === EntryKind.File,
+      is_symlink: m.kind === EntryKind.Symlink,
+      link_target: Buffer.from(m.link).toString('utf8'),
+      // Go's FileMode.Perm(): the permission bits only, as the original reports them.
+      mode: m.mode & 0o777,
+      size: m.size ?? 0,
+    },
+  };
+}
+
 /** Sends Stat and waits for the agent's one answer: StatResult, or Error. */
-function exchange(agent: Duplex, query: StatQuery, signal: AbortSignal, instance: string): Promise<Message> {
+function exchange(agent: Duplex, query: StatQuery, signal: AbortSignal, instance: string): Promise<ReturnType<typeof pathInfoOf>> {
   return new Promise((resolve, reject) => {
     const state = new CopySessionState();
     const request = { type: FrameType.Stat, version: 1, path: Buffer.from(query.path), follow: query.followLinks } as const;
     state.clientFrame(request);
+    // Read at once: the frame may be a view of the shared read buffer (SharedReads).
     const decoder = new FrameDecoder((frame) => {
       const m = parseFrame(frame);
-      if (state.agentFrame(m) && state.ended) resolve(m);
+      if (state.agentFrame(m) && state.ended) resolve(pathInfoOf(m));
     });
     const gone = () => reject(new ApiError(502, 'AGENT_DISCONNECTED', `the agent of instance ${instance} closed the connection without an answer`));
     signal.addEventListener('abort', () => reject(new ApiError(504, 'PEER_UNRESPONSIVE', `the agent of instance ${instance} did not answer in time; the VM may be frozen or overloaded`)), { once: true });
-    agent.on('data', (chunk: Buffer) => {
+    const onChunk = (chunk: Uint8Array) => {
       try {
         decoder.push(chunk);
       } catch (error) {
         reject(new ApiError(502, 'AGENT_DISCONNECTED', `the agent broke the protocol: ${(error as ProtocolError).message}`));
       }
-    });
+    };
+    if (!readSharedChunks(agent, onChunk)) agent.on('data', onChunk);
     agent.on('end', gone);
     agent.on('close', gone);
     agent.on('error', gone);

@@ -2,3 +2,5 @@ export { copyFromInstance, copyToInstance, copyUrl, statInInstance, type CopyFro
 export type { CopyEntry, CopyProgress, CopyResult, CopySink, CopySource, SourceEntry } from './CopyStreams.js';
 export { LocalTreeSink, type LocalTreeSinkOptions } from './LocalTreeSink.js';
 export { LocalTreeSource, type LocalTreeOptions } from './LocalTreeSource.js';
+export { TarSink } from './tar/TarSink.js';
+export { TarSource } from './tar/TarSource.js';

@@ -37,5 +37,7 @@ export function localErrorOf(error: unknown, path: Uint8Array | string, doing: s
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   if (typeof errno !== 'string' || !/^E[A-Z0-9]+$/.test(errno)) return error as Error;
   const shown = shownPath(path);
-  return new LocalCopyError(COPY_ERRNO_CODES[errno] ?? 'IO_ERROR', `cannot ${doing} ${shown} here: ${(error as Error).message.replace(/^[A-Z]+: /, '')}`, JSON.parse(shown), { cause: error });
+  // Node's message is "ENOENT: no such file or directory, stat '/x'": the middle says it.
+  const reason = (error as Error).message.replace(/^E[A-Z0-9]+: /, '').replace(/, \w+ '.*'$/s, '');
+  return new LocalCopyError(COPY_ERRNO_CODES[errno] ?? 'IO_ERROR', `cannot ${doing} ${shown} here: ${reason}`, JSON.parse(shown), { cause: error });
 }

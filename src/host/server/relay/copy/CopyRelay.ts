@@ -17,6 +17,7 @@ import {
   encodeStdinCredit,
   parseFrame,
 } from '../../../../wire/index.js';
+import { readSharedChunks } from '../../../dial/SharedReads.js';
 import { ApiError } from '../../errors.js';
 import { AgentOutbox } from '../AgentOutbox.js';
 import type { RelayClient } from '../ClientDialect.js';
@@ -203,17 +204,10 @@ export class CopyRelay implements CopyRelaySession {
       return;
     }
     this.#agent = agent;
-    agent.on('data', (chunk: Buffer) => {
-      if (this.#done) return;
-      this.#guard(() => {
-        try {
-          this.#decoder.push(chunk);
-        } catch (err) {
-          if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
-          throw err;
-        }
-      });
-    });
+    // Every chunk is consumed before the handler returns (uWS copies what it sends), so a
+    // stream read into the shared buffer needs no buffer of its own.
+    const onChunk = (chunk: Uint8Array) => this.#agentBytes(chunk);
+    if (!readSharedChunks(agent, onChunk)) agent.on('data', onChunk);
     agent.on('end', () => this.#agentGone('the agent closed the connection before the copy ended'));
     agent.on('close', () => this.#agentGone('the connection to the agent closed before the copy ended'));
     agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
@@ -226,6 +220,18 @@ export class CopyRelay implements CopyRelaySession {
       startMs,
     );
     this.#startKeepAlive();
+  }
+
+  #agentBytes(chunk: Uint8Array): void {
+    if (this.#done) return;
+    this.#guard(() => {
+      try {
+        this.#decoder.push(chunk);
+      } catch (err) {
+        if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
+        throw err;
+      }
+    });
   }
 
   #scheduleFlush(): void {
