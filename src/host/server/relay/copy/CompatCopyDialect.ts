@@ -15,7 +15,6 @@ import {
   encodeEntry,
   encodeEntryEnd,
 } from '../../../../wire/index.js';
-import type { RelayClient } from '../ClientDialect.js';
 import { RelayFailure } from '../RelayFailure.js';
 import type { CopyDialect, CopyRelaySession } from './CopyDialect.js';
 
@@ -90,7 +89,6 @@ export class CompatCopyDialect implements CopyDialect {
   readonly returnsCredit = false;
   readonly requestMissing = 'no request arrived; send the JSON CpRequest as the first text message';
   readonly #session: CopyRelaySession;
-  readonly #client: RelayClient;
   #direction: 'to' | 'from' | null = null;
   /** "to": the one entry uploaded, its bytes' hash, their count. */
   #upload: { kind: EntryKind; hash: Hash; bytes: number; ended: boolean } | null = null;
@@ -98,9 +96,8 @@ export class CompatCopyDialect implements CopyDialect {
   #base = '';
   #endHeld = false;
 
-  constructor(session: CopyRelaySession, client: RelayClient) {
+  constructor(session: CopyRelaySession) {
     this.#session = session;
-    this.#client = client;
   }
 
   message(view: Uint8Array, isBinary: boolean): void {

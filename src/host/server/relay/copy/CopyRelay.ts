@@ -1,28 +1,22 @@
-import type { Duplex } from 'node:stream';
 import {
-  CodedError,
   CopySessionState,
   ErrorCode,
   type ErrorCodeName,
   FrameDecoder,
   FrameType,
   INITIAL_STDIN_CREDIT,
-  KeepAlive,
   type Message,
   ProtocolError,
   type RawFrame,
   closeCodeForError,
-  encodePing,
   encodePong,
   encodeStdinCredit,
   parseFrame,
 } from '../../../../wire/index.js';
-import { readSharedChunks } from '../../../dial/SharedReads.js';
 import { ApiError } from '../../errors.js';
-import { AgentOutbox } from '../AgentOutbox.js';
+import { AgentLink } from '../AgentLink.js';
 import type { RelayClient } from '../ClientDialect.js';
-import type { RelayContext } from '../ExecRelay.js';
-import { FLOW_CONTROL_SLACK, MAX_WAITING_CONTROL_FRAMES } from '../ExecRelay.js';
+import { FLOW_CONTROL_SLACK, MAX_WAITING_CONTROL_FRAMES, type RelayContext } from '../ExecRelay.js';
 import { RelayFailure } from '../RelayFailure.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from '../SmallMessageBudget.js';
 import { CompatCopyDialect } from './CompatCopyDialect.js';
@@ -36,8 +30,6 @@ import { FramedCopyDialect } from './FramedCopyDialect.js';
  * disk meets FLOW_CONTROL here; the framed dialect's credit never lets it get this far.
  */
 export const COMPAT_UPLOAD_LIMIT = 32 * 1024 * 1024;
-/** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
-const CREDIT_BATCH = 256 * 1024;
 
 export type CopyRelayContext = Omit<RelayContext, 'queryRequest'>;
 
@@ -55,29 +47,37 @@ export class CopyRelay implements CopyRelaySession {
   readonly #dialect: CopyDialect;
   readonly #record: CopyRecord;
   readonly #state = new CopySessionState();
-  readonly #abort = new AbortController();
   readonly #decoder: FrameDecoder;
   readonly #smallMessages: SmallMessageBudget;
-  readonly #outbox = new AgentOutbox(FrameType.UploadData);
-  #agent: Duplex | null = null;
-  #flushScheduled = false;
-  /** Upload bytes handed to the agent's connection and not yet written by it. */
-  #dataInFlight = 0;
+  readonly #agent: AgentLink;
   #requestTimer: NodeJS.Timeout | null = null;
-  #startTimer: NodeJS.Timeout | null = null;
-  #agentPaused = false;
-  #creditPending = 0;
   #done = false;
-  #keepAlive: KeepAlive | null = null;
-  #pingToken: Uint8Array | null = null;
 
   constructor(client: RelayClient, ctx: CopyRelayContext) {
     this.#client = client;
     this.#ctx = ctx;
-    this.#dialect = ctx.dialect === 'framed' ? new FramedCopyDialect(this, client, { maxPayload: ctx.limits.maxPayload }) : new CompatCopyDialect(this, client);
+    this.#dialect = ctx.dialect === 'framed' ? new FramedCopyDialect(this, client, { maxPayload: ctx.limits.maxPayload }) : new CompatCopyDialect(this);
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload: ctx.limits.maxPayload });
     this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
     this.#record = new CopyRecord(ctx.metrics, ctx.audit, { subject: ctx.subject, instance: ctx.instance, remoteAddress: ctx.remoteAddress, dialect: ctx.dialect });
+    this.#agent = new AgentLink(
+      {
+        bytes: (chunk) => this.#agentBytes(chunk),
+        fail: (code, message) => this.#fail(code, message),
+        credit: (bytes) => this.#client.sendBinary(encodeStdinCredit(bytes)),
+      },
+      {
+        connectAgent: ctx.connectAgent,
+        instance: ctx.instance,
+        dataType: FrameType.UploadData,
+        returnsCredit: this.#dialect.returnsCredit,
+        startTimeoutMs: ctx.limits.agentStartTimeoutMs,
+        keepAliveMs: ctx.limits.agentKeepAliveMs,
+        // Copies have no Started: the agent is pinged while silent from the moment it is reached.
+        keepAliveOnceReached: true,
+        words: { start: 'answer', end: 'the copy ended', unknown: 'what was copied is unknown' },
+      },
+    );
   }
 
   get ended(): boolean {
@@ -96,10 +96,12 @@ export class CopyRelay implements CopyRelaySession {
     return this.#state.operation !== null;
   }
 
+  /** Called once the WebSocket is open: the request must come within the request timeout. */
   open(): void {
     this.#requestTimer = setTimeout(() => this.#fail('START_TIMEOUT', this.#dialect.requestMissing), this.#ctx.limits.requestTimeoutMs);
   }
 
+  /** A message from the WebSocket. `data` is only valid during this call. */
   clientMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#done) return;
     if (!this.#smallMessages.take(data.byteLength)) {
@@ -110,10 +112,7 @@ export class CopyRelay implements CopyRelaySession {
   }
 
   clientDrain(): void {
-    if (this.#agentPaused && this.#client.bufferedAmount() < this.#ctx.limits.sendHighWater / 2) {
-      this.#agentPaused = false;
-      this.#agent?.resume();
-    }
+    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
   }
 
   clientClosed(code: number): void {
@@ -144,83 +143,44 @@ export class CopyRelay implements CopyRelaySession {
     this.#record.path = Buffer.from(request.path).toString('utf8');
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
-    this.#outbox.pushFrame(frame);
-    this.#connect();
-    this.#scheduleFlush();
+    this.#agent.pushFrame(frame);
+    this.#agent.connect(this.#ctx.waitForAgentSeconds);
   }
 
   clientFrame(m: Message, frame: Uint8Array): void {
     if (!this.#state.clientFrame(m)) return;
     if (m.type === FrameType.UploadData) {
       const limit = this.#dialect.returnsCredit ? INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK : COMPAT_UPLOAD_LIMIT;
-      if (this.#outbox.stdinBytes + this.#dataInFlight + m.data.length > limit) {
-        throw new RelayFailure('FLOW_CONTROL', this.#dialect.returnsCredit ? 'file data is arriving faster than the agent takes it; honour StdinCredit (spec §8.1.1) or slow down' : `more than ${limit >> 20} MiB of file data wait for the instance's agent; this dialect has no flow control: use the framed dialect (hypeman-exec cp) for large files`);
+      if (this.#agent.waitingData + m.data.length > limit) {
+        throw new RelayFailure(
+          'FLOW_CONTROL',
+          this.#dialect.returnsCredit
+            ? 'file data is arriving faster than the agent takes it; honour StdinCredit (spec §8.1.1) or slow down'
+            : `more than ${limit >> 20} MiB of file data wait for the instance's agent; this dialect has no flow control: copy large files in the framed dialect (hypeman-exec cp)`,
+        );
       }
       this.#record.bytes += m.data.length;
-      this.#outbox.pushStdin(m.data);
-    } else {
-      if (m.type === FrameType.UploadEntry) this.#record.entries++;
-      if (this.#outbox.controlFrames >= MAX_WAITING_CONTROL_FRAMES) {
-        throw new RelayFailure('FLOW_CONTROL', `more than ${MAX_WAITING_CONTROL_FRAMES} frames wait for the agent, which is not reading`);
-      }
-      this.#outbox.pushFrame(frame);
+      this.#agent.pushData(m.data);
+      return;
     }
-    this.#scheduleFlush();
+    if (m.type === FrameType.UploadEntry) this.#record.entries++;
+    if (this.#agent.waitingFrames >= MAX_WAITING_CONTROL_FRAMES) {
+      throw new RelayFailure('FLOW_CONTROL', `more than ${MAX_WAITING_CONTROL_FRAMES} frames wait for the agent, which is not reading`);
+    }
+    this.#agent.pushFrame(frame);
   }
 
   send(bytes: Uint8Array): void {
     if (!this.#client.sendBinary(bytes)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue data for this client');
-    this.#holdAgentIfFull();
+    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
   }
 
   sendText(text: string): void {
     if (!this.#client.sendText(text)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue data for this client');
-    this.#holdAgentIfFull();
+    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
   }
 
-  #holdAgentIfFull(): void {
-    if (!this.#agentPaused && this.#client.bufferedAmount() > this.#ctx.limits.sendHighWater) {
-      this.#agentPaused = true;
-      this.#agent?.pause();
-    }
-  }
-
-  // ---- the agent link ---------------------------------------------------------------------
-
-  #connect(): void {
-    this.#ctx.connectAgent(this.#ctx.waitForAgentSeconds, this.#abort.signal).then(
-      (agent) => this.#attach(agent),
-      (err: Error) => {
-        if (this.#done) return;
-        if (err instanceof CodedError && err.code === 'INSTANCE_NOT_RUNNING') this.#fail('INSTANCE_NOT_RUNNING', err.message);
-        else this.#fail('AGENT_UNREACHABLE', `cannot reach the agent of instance ${this.#ctx.instance}: ${err.message}`);
-      },
-    );
-  }
-
-  #attach(agent: Duplex): void {
-    if (this.#done) {
-      agent.destroy();
-      return;
-    }
-    this.#agent = agent;
-    // Every chunk is consumed before the handler returns (uWS copies what it sends), so a
-    // stream read into the shared buffer needs no buffer of its own.
-    const onChunk = (chunk: Uint8Array) => this.#agentBytes(chunk);
-    if (!readSharedChunks(agent, onChunk)) agent.on('data', onChunk);
-    agent.on('end', () => this.#agentGone('the agent closed the connection before the copy ended'));
-    agent.on('close', () => this.#agentGone('the connection to the agent closed before the copy ended'));
-    agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
-    agent.on('drain', () => this.#flush());
-    agent.resume();
-    this.#flush();
-    const startMs = this.#ctx.limits.agentStartTimeoutMs;
-    this.#startTimer = setTimeout(
-      () => this.#fail('PEER_UNRESPONSIVE', `the agent of instance ${this.#ctx.instance} accepted the connection but did not answer within ${startMs / 1000} s; the VM may be frozen or overloaded`),
-      startMs,
-    );
-    this.#startKeepAlive();
-  }
+  // ---- agent → client ---------------------------------------------------------------------
 
   #agentBytes(chunk: Uint8Array): void {
     if (this.#done) return;
@@ -234,46 +194,11 @@ export class CopyRelay implements CopyRelaySession {
     });
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#agent === null) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    const agent = this.#agent;
-    if (this.#done || agent === null || this.#outbox.empty || agent.writableNeedDrain) return;
-    agent.cork();
-    for (const batch of this.#outbox.take()) {
-      const { stdinBytes } = batch;
-      this.#dataInFlight += stdinBytes;
-      agent.write(batch.bytes, () => this.#taken(stdinBytes));
-    }
-    agent.uncork();
-  }
-
-  #taken(bytes: number): void {
-    this.#dataInFlight -= bytes;
-    if (bytes === 0 || !this.#dialect.returnsCredit || this.#done) return;
-    this.#creditPending += bytes;
-    if (this.#creditPending >= CREDIT_BATCH || (this.#agent?.writableLength ?? 0) === 0) {
-      this.#client.sendBinary(encodeStdinCredit(this.#creditPending));
-      this.#creditPending = 0;
-    }
-  }
-
-  // ---- agent → client ---------------------------------------------------------------------
-
   #onAgentFrame(frame: RawFrame): void {
     if (this.#done) return;
-    this.#keepAlive?.heard();
+    this.#agent.heard();
     const m = parseFrame(frame);
     if (!this.#state.agentFrame(m)) return;
-    if (this.#startTimer) clearTimeout(this.#startTimer);
-    this.#startTimer = null;
     switch (m.type) {
       case FrameType.Error:
         this.#dialect.failure(m.code, m.message, m.path, frame.bytes);
@@ -282,13 +207,10 @@ export class CopyRelay implements CopyRelaySession {
       case FrameType.Ping:
         // The original's clients know no Ping: the relay answers for them.
         if (this.#dialect.returnsCredit) this.send(frame.bytes);
-        else this.#agent?.write(encodePong(m.token));
+        else this.#agent.write(encodePong(m.token));
         return;
       case FrameType.Pong:
-        if (this.#pingToken && Buffer.from(frame.payload).equals(this.#pingToken)) {
-          this.#pingToken = null;
-          return;
-        }
+        if (this.#agent.ownPong(m.token)) return;
         break;
       case FrameType.DownloadEntry:
         this.#record.entries++;
@@ -305,25 +227,6 @@ export class CopyRelay implements CopyRelaySession {
     if (this.#state.ended) this.#finish('ok', {}, 1000, 'done');
   }
 
-  #startKeepAlive(): void {
-    const interval = this.#ctx.limits.agentKeepAliveMs;
-    if (interval <= 0 || this.#keepAlive) return;
-    this.#keepAlive = new KeepAlive(
-      interval,
-      (token) => {
-        this.#pingToken = token;
-        this.#agent?.write(encodePing(token));
-      },
-      () => this.#fail('PEER_UNRESPONSIVE', `the agent of instance ${this.#ctx.instance} stopped answering (no Pong within ${interval / 1000} s); the VM may be frozen`),
-      // Silence is ours while we hold the agent back or our writes to it are queued.
-      () => this.#agentPaused || (this.#agent?.writableLength ?? 0) > 0,
-    );
-  }
-
-  #agentGone(reason: string): void {
-    if (!this.#done) this.#fail('AGENT_DISCONNECTED', `${reason}; what was copied is unknown`);
-  }
-
   // ---- ending -----------------------------------------------------------------------------
 
   #fail(code: ErrorCodeName, message: string): void {
@@ -336,14 +239,8 @@ export class CopyRelay implements CopyRelaySession {
     if (this.#done) return;
     this.#done = true;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
-    if (this.#startTimer) clearTimeout(this.#startTimer);
-    this.#keepAlive?.stop();
-    this.#abort.abort();
     // Ending our side stops the operation in the agent (an upload leaves no partial file).
-    if (this.#agent) {
-      this.#agent.end();
-      this.#agent.destroy();
-    }
+    this.#agent.close();
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
     this.#record.end(result, outcome);
   }
