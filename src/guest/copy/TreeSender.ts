@@ -173,7 +173,7 @@ export class TreeSender {
         case EntryKind.Directory:
           return await this.#directory(item, depth, ancestors, parentDev);
         case EntryKind.Symlink:
-          return await this.#entry(EntryKind.Symlink, item.stat, item.rel, item.readLink());
+          return await this.#entry(EntryKind.Symlink, item.stat, item.rel, this.#readLink(item));
         case EntryKind.Socket:
           if (item.rel.length > 0) return; // as tar does: sockets cannot be copied
           throw new CopyError('INVALID_REQUEST', `${shown(this.#path)} is a socket; sockets cannot be copied`, this.#path);
@@ -295,6 +295,17 @@ export class TreeSender {
     }
   }
 
+  /** A link's target; a link that is no longer one (swapped, removed) since it was listed ends the copy. */
+  #readLink(item: Item): Uint8Array {
+    try {
+      return item.readLink();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL' || code === 'ENOENT') throw this.#changed(item, EntryKind.Symlink);
+      throw copyErrorOf(error, this.#where(item.rel), 'read the link');
+    }
+  }
+
   /** Opens an item; a file that became a symlink (or vanished) since it was listed ends the copy. */
   #open(item: Item, flags: number, kind: EntryKind): number {
     try {
@@ -312,7 +323,7 @@ export class TreeSender {
 
   #changed(item: Item, kind: EntryKind): CopyError {
     const where = this.#where(item.rel);
-    const what = kind === EntryKind.Directory ? 'directory' : 'file';
+    const what = kind === EntryKind.Directory ? 'directory' : kind === EntryKind.Symlink ? 'symbolic link' : 'file';
     return new CopyError('FILE_CHANGED', `${shown(where)} changed while it was copied (it is no longer the ${what} it was when listed); retry`, where);
   }
 
