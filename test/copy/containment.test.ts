@@ -30,7 +30,7 @@ function holdsSecret(dir: string): boolean {
 }
 
 /** An upload of the given entries (a hostile client's, or a tar stream's), without data unless given. */
-function entries(...list: Array<Partial<SourceEntry> & { path: string; kind: EntryKind; link?: string | Uint8Array }>): CopySource {
+function entries(...list: Array<Omit<Partial<SourceEntry>, 'path' | 'link'> & { path: string; kind: EntryKind; link?: string }>): CopySource {
   return {
     name: NOTHING,
     async *entries() {

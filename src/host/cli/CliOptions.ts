@@ -1,12 +1,8 @@
 import yargs, { type Argv } from 'yargs';
-import { CodedError } from '../../wire/index.js';
+import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from './cliCommon.js';
 import { CP_COMMAND, type CpOptions, parseCpOptions } from './cp/CpOptions.js';
 
-/** Where the CLI reaches the API server, with what. */
-export interface ApiOptions {
-  apiUrl: string;
-  token: string;
-}
+export { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError };
 
 /** What the user asked for on the command line: run a command. */
 export interface CliOptions extends ApiOptions {
@@ -33,22 +29,10 @@ export interface ListOptions extends ApiOptions {
   json: boolean;
 }
 
-/** Where npm start listens; an IP, not localhost, so that no name is looked up and no IPv6 ::1 tried first. */
-export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 const DEFAULT_KEEPALIVE_SECONDS = 30;
 
 /** The word that lists instances instead of naming one (an instance called ls: `hypeman-exec -- ls`). */
 export const LIST_COMMAND = 'ls';
-
-/** Where tokens come from, for --help and the messages that ask for one. */
-export const TOKEN_SOURCES = 'hypeman-exec-server token --sub NAME on the server\'s host, or .hypeman/dev-token in the checkout with npm start';
-
-/** A usage error: printed with a hint at --help, exit status 255. */
-export class UsageError extends CodedError<'USAGE'> {
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
 
 const EXAMPLES: Array<[string, string]> = [
   ['$0 web-1 whoami', 'run a command and print its output'],
@@ -168,12 +152,6 @@ function parser(version: string): Argv {
 }
 
 type Parsed = Awaited<ReturnType<Argv['parseAsync']>> & Record<string, unknown>;
-
-/** What to print and exit with instead of running anything (--help, --version). */
-export interface Answer {
-  exit: number;
-  output: string;
-}
 
 /** Parses `argv`; the help or version text instead when that was asked for. */
 async function parse(argv: string[], version: string): Promise<{ args: Parsed } | { answer: Answer }> {

@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from '../CliOptions.js';
+import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from '../cliCommon.js';
 
 /** A usage error of `cp`: exit status 1, as every failure of cp (CpExit), and a hint at `cp --help`. */
 export class CpUsageError extends UsageError {}

@@ -148,12 +148,12 @@ export function applyPax(records: Uint8Array, header: Partial<TarHeader>): void 
         header.gid = Number(text());
         break;
       case 'mtime': {
+        // paxTime's inverse: "-1.5" is 1.5 s before the epoch, stored as -2 s and 500,000,000 ns.
         const [whole, fraction = ''] = text().split('.');
-        const seconds = Number(whole);
         const nanos = Number(fraction.padEnd(9, '0').slice(0, 9));
-        header.mtimeSeconds = seconds;
-        header.mtimeNanoseconds = text().startsWith('-') && nanos > 0 ? 1_000_000_000 - nanos : nanos;
-        if (text().startsWith('-') && nanos > 0) header.mtimeSeconds = seconds - 1;
+        const negative = whole.startsWith('-') && nanos > 0;
+        header.mtimeSeconds = Number(whole) - (negative ? 1 : 0);
+        header.mtimeNanoseconds = negative ? 1_000_000_000 - nanos : nanos;
         break;
       }
     }
@@ -193,6 +193,13 @@ function headerBlock(name: Uint8Array, type: number, h: TarHeader, size: number,
   return block;
 }
 
+/** A time as pax writes it: decimal seconds, the fraction to the nanosecond (`-1.5` for 1.5 s before the epoch). */
+export function paxTime(seconds: number, nanoseconds: number): string {
+  if (nanoseconds === 0) return String(seconds);
+  if (seconds >= 0) return `${seconds}.${String(nanoseconds).padStart(9, '0')}`;
+  return `-${-(seconds + 1)}.${String(1_000_000_000 - nanoseconds).padStart(9, '0')}`;
+}
+
 /** Zero bytes that pad `size` bytes of data to whole blocks. */
 export function padding(size: number): Uint8Array {
   const rest = size % BLOCK;
@@ -213,7 +220,8 @@ export function encodeHeader(h: TarHeader): Uint8Array {
   if (h.size > LIMITS.size) pax.push(paxRecord('size', Buffer.from(String(h.size))));
   if (h.uid > LIMITS.id) pax.push(paxRecord('uid', Buffer.from(String(h.uid))));
   if (h.gid > LIMITS.id) pax.push(paxRecord('gid', Buffer.from(String(h.gid))));
-  if (h.mtimeSeconds < 0 || h.mtimeSeconds > LIMITS.time) pax.push(paxRecord('mtime', Buffer.from(String(h.mtimeSeconds))));
+  // Times to the nanosecond, as GNU tar's pax format keeps them (ustar has whole seconds only).
+  if (h.mtimeSeconds < 0 || h.mtimeSeconds > LIMITS.time || h.mtimeNanoseconds !== 0) pax.push(paxRecord('mtime', Buffer.from(paxTime(h.mtimeSeconds, h.mtimeNanoseconds))));
   const member = headerBlock(h.name, type, h, h.kind === EntryKind.File ? h.size : 0, h.linkname);
   if (pax.length === 0) return member;
   const records = Buffer.concat(pax);
