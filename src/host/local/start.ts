@@ -105,6 +105,7 @@ async function main(): Promise<void> {
         `hypeman-exec: API server on ${apiUrl}, instance ${INSTANCE_ID} running (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
         `  root ${shown(instance.root)}${isolate ? ' (sandbox: mount, pid, uts, ipc namespaces + chroot)' : ' (NO sandbox)'}; image ${image.rebuilt ? 'built' : 'up to date'}; agent ready ${Math.round(instance.readyMs)} ms after start`,
         `  data ${shown(dataDir)}; server log ${shown(logPath)}; agent log ${shown(instance.consoleLog)}; token in ${shown(join(dataDir, 'dev-token'))}`,
+        `  browser terminal: ${apiUrl}/instances/${INSTANCE_ID}/terminal#token=${token}`,
         '',
         'In another terminal:',
         `  export HYPEMAN_TOKEN=${token}`,

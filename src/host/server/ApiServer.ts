@@ -24,6 +24,7 @@ import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js'
 import { OriginPolicy } from './OriginPolicy.js';
 import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
+import { WebPages, type WebResponse } from './WebPages.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
 export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
    * STARTING until markReady() (npm start, while its local instance comes up). Default true.
    */
   ready?: boolean;
+  /** The browser terminal's files; default: the checkout's dist/web (503 until built). */
+  web?: WebPages;
 }
 
 interface SessionData {
@@ -99,7 +102,8 @@ interface UpgradeHeaders {
 
 /**
  * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` in
- * both dialects, `GET /instances`, `GET /instances/{id}`, `GET /healthz`, `GET /metrics`.
+ * both dialects, `GET /instances`, `GET /instances/{id}`, `GET /healthz`, `GET /metrics`,
+ * and the browser terminal: `GET /`, `GET /instances/{id}/terminal`, `GET /assets/{file}`.
  */
 export class ApiServer {
   readonly metrics = new ExecMetrics();
@@ -147,6 +151,8 @@ export class ApiServer {
   start(): Promise<number> {
     const app = uWS.App();
     this.#app = app;
+    const web = this.#options.web ?? WebPages.load();
+    if (web.missing) this.#options.logger.warn(web.missing);
     app.ws<SessionData>('/instances/:id/exec', {
       compression: uWS.DISABLED,
       // A little over the frame limit, so an oversize frame gets FRAME_TOO_LARGE from us
@@ -205,6 +211,23 @@ export class ApiServer {
         const instance = await this.#findPermitted(decodeParameter(id), principal);
         return { body: JSON.stringify(publicInstance(instance)) };
       });
+    });
+    const page = (res: HttpResponse, req: HttpRequest) => {
+      if (!this.#hostAllowed(res, req)) return;
+      this.#sendWeb(res, web.page(req.getUrl()));
+    };
+    app.get('/', page);
+    app.get('/instances/:id/terminal', page);
+    // Browsers ask for it on their own; the page has no icon.
+    app.get('/favicon.ico', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      res.cork(() => res.writeStatus('204 No Content').writeHeader('cache-control', 'public, max-age=86400').end());
+    });
+    app.get('/assets/:name', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      const asset = web.asset(req.getParameter(0), req.getHeader('accept-encoding'));
+      if (asset) this.#sendWeb(res, asset);
+      else this.#sendError(res, { aborted: false }, new NotFoundError(`GET ${req.getUrl()}`));
     });
     app.any('/*', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;
@@ -422,6 +445,14 @@ export class ApiServer {
       },
       (err) => this.#sendError(res, state, err),
     );
+  }
+
+  #sendWeb(res: HttpResponse, response: WebResponse): void {
+    res.cork(() => {
+      res.writeStatus(statusLine(response.status));
+      for (const [name, value] of response.headers) res.writeHeader(name, value);
+      res.end(response.body);
+    });
   }
 
   #sendError(res: HttpResponse, state: { aborted: boolean }, err: unknown): void {
