@@ -235,7 +235,9 @@ export class ApiServer {
     });
 
     return new Promise((resolve, reject) => {
-      app.listen(this.#options.host, this.#options.port, (token) => {
+      // Exclusive: uWS otherwise listens with SO_REUSEPORT, and a second server started on a
+      // port in use (a second npm start) would share its connections instead of failing.
+      listenExclusive(app, this.#options.host, this.#options.port, (token) => {
         if (!token) {
           reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}; is the port in use? Set --port or PORT`));
           return;
@@ -463,6 +465,21 @@ export class ApiServer {
       res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ code: e.code, message: e.message }));
     });
   }
+}
+
+type ListenCallback = (token: us_listen_socket | false) => void;
+
+/** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/** uWS takes (host, port, options, callback); its typings name only (port, options, callback). */
+function listenExclusive(app: TemplatedApp, host: string, port: number, callback: ListenCallback): void {
+  (app as unknown as { listen(host: string, port: number, options: number, callback: ListenCallback): TemplatedApp }).listen(
+    host,
+    port,
+    LIBUS_LISTEN_EXCLUSIVE_PORT,
+    callback,
+  );
 }
 
 function publicInstance(i: InstanceSummary): InstanceSummary {
