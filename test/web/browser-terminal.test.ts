@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { descendantsOf } from '../guest/agentProcess.js';
+import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
 import { freePort, StartProcess } from '../local/startProcess.js';
 import { artifactPath, browserSkip, launchChromium } from './chromium.js';
 
@@ -216,6 +216,9 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
 
   it('echoes what is typed into cat back into the buffer, and Ctrl-C interrupts sleep 100', async () => {
     await shellCommand(page, 'cat');
+    // Typed before cat runs, the line would reach the terminal while the shell's line editor
+    // still has it raw: its Enter stays a carriage return, which cat's cooked read never ends.
+    await waitUntil(() => writtenBy(start.pid, 'cat') !== null, 'cat runs in the instance');
     await typeLine(page, 'typed in a browser, ünïcödé too');
     // The terminal echoes the line, then cat writes it: two lines with the same text.
     await withScreen(
@@ -228,7 +231,7 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
     );
     await page.keyboard.press('Control+D');
     await shellCommand(page, 'sleep 100');
-    await page.waitForTimeout(300);
+    await waitUntil(() => writtenBy(start.pid, 'sleep') !== null, 'sleep runs in the instance');
     await page.keyboard.press('Control+C');
     // $? of a command ended by SIGINT is 130; well before sleep's 100 s.
     assert.equal(await shellValue(page, 'interrupted', 'echo $?'), '130');
@@ -389,7 +392,7 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
     }
   });
 
-  it("shows a wrong token's and an unknown instance's errors as the server words them", async () => {
+  it("shows a wrong token's and an unknown instance's errors as the server words them; a link in an open tab, sign out, sign in", async () => {
     const other = await context.newPage();
     try {
       await other.goto(`${origin}/instances/local-1/terminal#token=not-a-token`);
@@ -397,19 +400,23 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
       const reason = await other.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('#sign-in-reason')?.textContent);
       assert.match(reason ?? '', /^UNAUTHORIZED: /);
       assert.equal(await other.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.getItem('hypeman-exec.token')), null, 'the refused token is forgotten');
-      // The sign-in form takes a good one.
+      // A link opened in the tab already on that page changes only the fragment.
+      await other.goto(`${origin}/instances/local-1/terminal#token=${start.token}`);
+      await waitForState(other, 'running');
+      assert.equal(other.url(), `${origin}/instances/local-1/terminal`);
+      // Sign out forgets it; the sign-in form takes a pasted one.
+      await other.click('#sign-out');
+      await other.waitForSelector('#sign-in', { timeout: WAIT_MS });
+      assert.equal(await other.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.getItem('hypeman-exec.token')), null);
       await other.fill('#token', start.token);
       await other.click('#sign-in button');
-      await waitForState(other, 'running');
+      await other.waitForSelector('#instances a', { timeout: WAIT_MS });
+      assert.equal(await other.getAttribute('#instances a', 'href'), '/instances/local-1/terminal');
 
       await other.goto(`${origin}/instances/no-such-vm/terminal`);
       await waitForState(other, 'failed');
       const message = await other.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('#message')?.textContent);
       assert.equal(message, 'INSTANCE_NOT_FOUND: no instance with id or name "no-such-vm"; list instances with GET /instances');
-
-      await other.goto(`${origin}/`);
-      await other.waitForSelector('#instances a', { timeout: WAIT_MS });
-      assert.equal(await other.getAttribute('#instances a', 'href'), '/instances/local-1/terminal');
     } finally {
       await other.close();
     }

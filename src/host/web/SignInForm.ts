@@ -19,7 +19,10 @@ export function signInForm(why: string, signedIn: () => void): HTMLElement {
       'p',
       { class: 'hint' },
       'The token stays in this tab (sessionStorage) and goes only to this server. ',
-      '`npm start` prints a link that carries one; a deployment mints them with `hypeman-exec-server token`.',
+      h('code', {}, 'npm start'),
+      ' prints a link that carries one; a deployment mints them with ',
+      h('code', {}, 'hypeman-exec-server token'),
+      '.',
     ),
   );
   form.addEventListener('submit', (event) => {

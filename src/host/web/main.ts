@@ -17,6 +17,10 @@ declare global {
 
 stampStyleNonce((document.currentScript as HTMLScriptElement | null)?.nonce ?? '');
 adoptFragmentToken();
+// A link opened in a tab already on its page changes only the fragment: no new page load.
+addEventListener('hashchange', () => {
+  if (adoptFragmentToken()) location.reload();
+});
 
 const { base, route } = routeOf(location.pathname);
 const status = h('span', { id: 'status', 'data-state': 'checking' });
@@ -28,8 +32,8 @@ document.body.replaceChildren(
     'header',
     { id: 'bar' },
     h('a', { href: base, class: 'brand' }, 'hypeman-exec'),
-    route.view === 'terminal' ? h('span', { class: 'instance' }, route.instance) : '',
-    status,
+    // The status belongs to a terminal; the list has none.
+    ...(route.view === 'terminal' ? [h('span', { class: 'instance' }, route.instance), status] : []),
     h('span', { class: 'spacer' }),
     restart,
     signOut,

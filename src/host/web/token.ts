@@ -8,12 +8,13 @@ const KEY = 'hypeman-exec.token';
  * send to a server or a proxy. Takes it into sessionStorage, then removes it from the address
  * bar and the history, so it is not bookmarked or shared with the URL.
  */
-export function adoptFragmentToken(): void {
+export function adoptFragmentToken(): boolean {
   const params = new URLSearchParams(location.hash.slice(1));
   const token = params.get('token');
-  if (token === null) return;
+  if (token === null) return false;
   if (token.trim()) saveToken(token);
   history.replaceState(history.state, '', location.pathname + location.search);
+  return token.trim() !== '';
 }
 
 export function savedToken(): string | null {
