@@ -16,3 +16,4 @@ export type * from './copyMessages.js';
 export * from './copyCodec.js';
 export { CopySessionState, EntryStream, type CopyOperation } from './copySession.js';
 export { checkRelativePath, isPathComponent, pathComponents } from './copyPaths.js';
+export { FrameJoiner, JOINABLE_FRAME_SIZE, JOINED_MESSAGE_LIMIT, forEachFrame } from './joinedFrames.js';

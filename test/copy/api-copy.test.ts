@@ -216,3 +216,45 @@ describe('copy through the API server', () => {
     assert.equal(existsSync(join(root, 'x')), false);
   });
 });
+
+describe('a tree of small files through the API server', () => {
+  let stack: Stack;
+  let root: string;
+  let local: string;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'hypeman-copy-small-root-'));
+    local = mkdtempSync(join(tmpdir(), 'hypeman-copy-small-'));
+    // 100 small messages a second (25 at once): a frame per message would be cut at once.
+    stack = await startStack({ agentArgs: ['--root', root], limits: { smallMessagesPerSecond: 100 } });
+  });
+  after(async () => {
+    await stack.stop();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(local, { recursive: true, force: true });
+  });
+
+  // Found by the benchmark: once the client read small files quickly, an upload of 10,000
+  // sent three small frames a file, a message each, and the server's limit on small
+  // messages ended it with FLOW_CONTROL. Small frames travel joined into larger messages.
+  it('joins small frames into larger messages, so a tree of 500 files is no flood', async () => {
+    const tree = join(local, 'many');
+    let bytes = 0;
+    for (let d = 0; d < 5; d++) {
+      mkdirSync(join(tree, `d${d}`), { recursive: true });
+      for (let f = 0; f < 100; f++) {
+        const text = `file ${d}/${f}\n`;
+        writeFileSync(join(tree, `d${d}`, `f${f}`), text);
+        bytes += text.length;
+      }
+    }
+    const target = { apiUrl: stack.url.replace(/^ws:/, 'http:'), instance: 'web', token: stack.token };
+    const up = await copyToInstance(target, { source: tree, destination: '/many' });
+    assert.deepEqual(up, { entries: 506, bytes });
+    assert.deepEqual(describeTree(readTree(join(root, 'many'))), describeTree(readTree(tree)));
+    await copyFromInstance(target, { source: '/many', destination: join(local, 'back') });
+    // Here, times to the microsecond (Node's utimes).
+    assert.deepEqual(describeTree(readTree(join(local, 'back')), { mtimeMicroseconds: true }), describeTree(readTree(tree), { mtimeMicroseconds: true }));
+  });
+});
+

@@ -84,6 +84,7 @@ async function connect(target: CopyTarget, options: CopyConnectionOptions): Prom
       tokenAsSubprotocol: target.tokenAsSubprotocol,
       handshakeTimeoutMs: target.handshakeTimeoutMs,
       signal: options.signal,
+      joinFrames: true,
     });
   } else {
     const { dialTransport } = await import('../dialTransport.js');

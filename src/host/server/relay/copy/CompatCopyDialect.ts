@@ -163,6 +163,9 @@ export class CompatCopyDialect implements CopyDialect {
     this.#session.clientFrame(entry, encodeEntry(FrameType.UploadEntry, entry));
   }
 
+  /** Nothing is held back: each agent frame becomes its message as it comes. */
+  flush(): void {}
+
   agentFrame(frame: RawFrame, m: Message): void {
     switch (m.type) {
       case FrameType.CopyResult:

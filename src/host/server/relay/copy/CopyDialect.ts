@@ -35,6 +35,8 @@ export interface CopyDialect {
   message(view: Uint8Array, isBinary: boolean): void;
   /** An agent frame, already checked (the operation's last one included; Error excepted). */
   agentFrame(frame: RawFrame, message: Message): void;
+  /** Sends what agentFrame may have held back: called after each read from the agent, and at the end. */
+  flush(): void;
   /**
    * The operation ends with an Error: the agent's (`frame` is its Error frame) or the
    * relay's own (`frame` undefined). `path`: the path it concerns, if any.

@@ -191,6 +191,8 @@ export class CopyRelay implements CopyRelaySession {
         if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
         throw err;
       }
+      // The frames of one read go to the client together (framed: joined into messages).
+      if (!this.#done) this.#dialect.flush();
     });
   }
 
@@ -206,8 +208,8 @@ export class CopyRelay implements CopyRelaySession {
         return;
       case FrameType.Ping:
         // The original's clients know no Ping: the relay answers for them.
-        if (this.#dialect.returnsCredit) this.send(frame.bytes);
-        else this.#agent.write(encodePong(m.token));
+        if (this.#dialect.returnsCredit) break;
+        this.#agent.write(encodePong(m.token));
         return;
       case FrameType.Pong:
         if (this.#agent.ownPong(m.token)) return;
@@ -241,7 +243,14 @@ export class CopyRelay implements CopyRelaySession {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     // Ending our side stops the operation in the agent (an upload leaves no partial file).
     this.#agent.close();
-    if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
+    if (closeCode !== undefined) {
+      try {
+        if (result === 'ok') this.#dialect.flush(); // the last frames, CopyResult among them
+      } catch {
+        // The client cannot take them: it gets the close alone.
+      }
+      this.#client.end(closeCode, closeReason ?? '');
+    }
     this.#record.end(result, outcome);
   }
 }
