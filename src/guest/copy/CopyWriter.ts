@@ -3,13 +3,16 @@ import { type CopySessionState, FrameType, type Message, encodeHeader } from '..
 
 /**
  * The agent's half of a copy connection: frames out in order, each checked against the
- * operation's state machine, with the socket's own flow control. File data goes out as a
- * 5-byte header and the payload in one corked write (writev): the payload is never copied.
+ * operation's state machine, with the socket's own flow control. The frames written in one
+ * tick go out in one writev (the socket is corked until the next tick): a tree of small
+ * files is three frames a file. File data goes out as a 5-byte header and the payload: the
+ * payload is never copied.
  */
 export class CopyWriter {
   readonly #socket: Duplex;
   readonly #state: CopySessionState;
   #waiting: Array<() => void> = [];
+  #corked = false;
 
   constructor(socket: Duplex, state: CopySessionState) {
     this.#socket = socket;
@@ -36,17 +39,26 @@ export class CopyWriter {
   /** A whole frame; `message` is what it says (checked against the state machine first). */
   send(message: Message, frame: Uint8Array): boolean {
     if (!this.open || this.#state.ended || !this.#state.agentFrame(message)) return !this.backedUp;
+    this.#cork();
     return this.#socket.write(frame);
   }
 
   /** A file's bytes as one DownloadData frame. */
   sendData(data: Uint8Array): boolean {
     if (!this.open || this.#state.ended || !this.#state.agentFrame({ type: FrameType.DownloadData, data })) return !this.backedUp;
-    this.#socket.cork();
+    this.#cork();
     this.#socket.write(encodeHeader(FrameType.DownloadData, data.length));
-    const ok = this.#socket.write(data);
-    this.#socket.uncork();
-    return ok;
+    return this.#socket.write(data);
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
   }
 
   /** Ends the stream after everything written so far has been flushed. */

@@ -1,5 +1,4 @@
-import { type BigIntStats, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type BigIntStats, closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { EntryKind } from '../../../wire/index.js';
 import type { CopySource, SourceEntry } from './CopyStreams.js';
@@ -161,11 +160,15 @@ function* walk(
   }
 }
 
-/** A local file's bytes, in chunks; at most `size` of them (the entry's size: a growing file is cut there). */
+/**
+ * A local file's bytes, in chunks; at most `size` of them (the entry's size: a growing file
+ * is cut there). Read synchronously, as the tree is walked: a trip through libuv's thread
+ * pool for each of open, read and close cost a small file more than reading it.
+ */
 async function* readFile(path: Buffer, size: number): AsyncIterable<Uint8Array> {
-  let file;
+  let fd: number;
   try {
-    file = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (error) {
     throw localErrorOf(error, path, 'open');
   }
@@ -175,7 +178,7 @@ async function* readFile(path: Buffer, size: number): AsyncIterable<Uint8Array> 
       const buffer = Buffer.allocUnsafe(Math.min(CHUNK, left));
       let n: number;
       try {
-        ({ bytesRead: n } = await file.read(buffer, 0, buffer.length, null));
+        n = readSync(fd, buffer, 0, buffer.length, null);
       } catch (error) {
         throw localErrorOf(error, path, 'read');
       }
@@ -184,6 +187,6 @@ async function* readFile(path: Buffer, size: number): AsyncIterable<Uint8Array> 
       yield buffer.subarray(0, n);
     }
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
