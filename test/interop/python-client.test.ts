@@ -79,7 +79,7 @@ describe('a Python client written from the spec', () => {
     assert.match(cwd.stderr, /^error CWD_NOT_FOUND 17: .+/);
     const version = await runPython(socket, ['--no-stdin', '--version', '99', '--', 'true']);
     assert.equal(version.status, 255);
-    assert.match(version.stderr, /^error UNSUPPORTED_VERSION 5: .+ supported=1\n$/);
+    assert.match(version.stderr, /^error UNSUPPORTED_VERSION 5: .+ supported=2,1\n$/);
   });
 
   it('is refused at the handshake on a port nobody listens on', async () => {

@@ -139,7 +139,7 @@ export class ExecSession {
       transport.destroy();
       throw err;
     }
-    this.#state.clientFrame(FrameType.ExecStart);
+    this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
     transport.send(execStart.bytes);
     if (options.keepAliveMs) {
       this.#keepAlive = new KeepAlive(

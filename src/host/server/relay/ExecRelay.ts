@@ -225,7 +225,7 @@ export class ExecRelay implements RelaySession {
   begin(execStart: ExecStartFrame, waitForAgentSeconds: number): void {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#requestTimer = null;
-    this.#state.clientFrame(FrameType.ExecStart);
+    this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
     this.#record.request = execStart.request;
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
