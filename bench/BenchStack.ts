@@ -92,6 +92,10 @@ export class BenchStack {
       });
       const port = Number(/"port":(\d+)[^\n]*"msg":"API server listening"/.exec(server.log())?.[1]);
       const token = await signDevelopmentToken(SECRET, { sub: 'bench' });
+      // One authenticated request first, as npm start verifies its token: a token's first
+      // upgrade waits for jose outside uWS's handler, which no measured session should pay.
+      const warm = await fetch(`http://127.0.0.1:${port}/instances`, { headers: { authorization: `Bearer ${token}` } });
+      if (!warm.ok) throw new Error(`bench: the API server refused the bench's token (HTTP ${warm.status})`);
       return new BenchStack({ dir, agent, grpcAgent, mux, server, vsockSocket, apiUrl: `ws://127.0.0.1:${port}`, token });
     } catch (err) {
       for (const p of started.reverse()) await p.stop();

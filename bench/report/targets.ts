@@ -62,5 +62,29 @@ export function judgeTargets(figures: Figures, largestConcurrency: number): Targ
     measured: `${fmt(peak?.value, 1)} MiB`,
     met: peak?.value == null ? null : peak.value < 64,
   });
+
+  // Issue 18 (performance, round 2), items 3, 5 and 6.
+  const growth = ['api-server', 'mux', 'agent'].map((name) => {
+    const f = figures.get(`memory.slow-reader.${name}`);
+    const before = f?.detail?.rssBeforeMib as number | undefined;
+    return { name, over: f?.value != null && before !== undefined ? f.value - before : null };
+  });
+  out.push({
+    name: 'peak RSS under a 10 MB/s reader ≤ idle + 16 MiB, for the API server, the mux and the agent',
+    measured: growth.map((g) => `${g.name} +${fmt(g.over, 1)}`).join(', ') + ' MiB',
+    met: growth.some((g) => g.over === null) ? null : growth.every((g) => g.over! <= 16),
+  });
+  const startP99 = conc?.latency?.p99;
+  out.push({
+    name: `${largestConcurrency} sessions started at once: start p99 ≤ 1 s through the API server`,
+    measured: `${fmt(startP99 != null ? startP99 / 1000 : null)} s`,
+    met: startP99 == null ? null : startP99 <= 1000,
+  });
+  const library = ['stdout', 'stdin'].map((dir) => figures.get(`${dir}.library`));
+  out.push({
+    name: 'library stdout and stdin ≥ 1.5× the gRPC baseline',
+    measured: library.map((f, i) => `${i === 0 ? 'stdout' : 'stdin'} ${fmt(f?.ratioToGrpc)}×`).join(', '),
+    met: library.some((f) => f?.ratioToGrpc == null) ? null : library.every((f) => f!.ratioToGrpc! >= 1.5),
+  });
   return out;
 }

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentLogger } from './AgentLog.js';
-import { BufferReclaimer } from './BufferReclaimer.js';
+import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
 import { ContainerRoot } from './container/ContainerRoot.js';
 import { type ExecStartMessage, type ListSessionsMessage, encodeSessionList } from '../wire/index.js';
 import { AgentConnection, refuseConnection } from './session/AgentConnection.js';

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HybridVsockDialer } from '../../src/host/dial/HybridVsockDialer.js';
+import { readSharedChunks } from '../../src/host/dial/SharedReads.js';
 import { HybridVsockMux } from '../../src/host/local/HybridVsockMux.js';
 import { dialWithRetry } from '../../src/host/dial/dialWithRetry.js';
 import { AgentDialError } from '../../src/host/dial/errors.js';
@@ -117,6 +118,58 @@ describe('HybridVsockDialer', () => {
     setTimeout(() => ac.abort(), 20);
     await assert.rejects(p, failsWith('DIAL_ABORTED'));
     held.forEach((s) => s.destroy());
+    await closeServer(server);
+  });
+});
+
+describe('HybridVsockDialer with shared reads (the API server)', () => {
+  /** Everything the stream delivers to its chunk handler, copied, until it ends. */
+  function readShared(stream: import('node:stream').Duplex): Promise<{ bytes: Buffer; chunks: number }> {
+    return new Promise((resolve) => {
+      const parts: Buffer[] = [];
+      assert.equal(
+        readSharedChunks(stream, (c) => parts.push(Buffer.from(c))),
+        true,
+      );
+      stream.on('end', () => resolve({ bytes: Buffer.concat(parts), chunks: parts.length }));
+      stream.resume();
+    });
+  }
+
+  it('hands over the bytes that came with the OK line first, then every read, in order', async () => {
+    const payload = Buffer.alloc(3 * 256 * 1024 + 17);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) % 251;
+    const { path, server } = await scripted((s) =>
+      s.once('data', () => {
+        s.write(Buffer.concat([Buffer.from('OK 1073741824\n'), payload.subarray(0, 5)]));
+        setTimeout(() => s.end(payload.subarray(5)), 20);
+      }),
+    );
+    const stream = await new HybridVsockDialer({ socketPath: path, sharedReads: true }).dial();
+    const { bytes, chunks } = await readShared(stream);
+    assert.deepEqual(bytes, payload);
+    assert.ok(chunks >= 2);
+    await closeServer(server);
+  });
+
+  it('reads nothing until resumed, and accepts an OK line split across packets', async () => {
+    const { path, server } = await scripted((s) =>
+      s.once('data', () => {
+        s.write('OK 10737');
+        setTimeout(() => s.end('41824\nhello'), 10);
+      }),
+    );
+    const stream = await new HybridVsockDialer({ socketPath: path, sharedReads: true }).dial();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await readShared(stream)).bytes.toString(), 'hello');
+    await closeServer(server);
+  });
+
+  it('is not taken for a stream dialed without it', async () => {
+    const { path, server } = await scripted((s) => s.once('data', () => s.end('OK 1\n')));
+    const stream = await new HybridVsockDialer({ socketPath: path }).dial();
+    assert.equal(readSharedChunks(stream, () => undefined), false);
+    stream.destroy();
     await closeServer(server);
   });
 });

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AGENT_VSOCK_PORT } from '../../wire/index.js';
 import type { AgentDialer } from './AgentDialer.js';
+import { connectSharedReads, releaseSharedReads } from './SharedReads.js';
 import {
   AgentNotListeningError,
   DialAbortedError,
@@ -16,6 +17,11 @@ export interface HybridVsockDialerOptions {
   port?: number;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /**
+   * Read the connection into the buffer shared by such connections (SharedReads): the owner
+   * takes chunks with readSharedChunks, each valid only during its call, instead of 'data'.
+   */
+  sharedReads?: boolean;
 }
 
 /** A longer line than this without a newline is not an `OK <port>` answer (spec §7.2). */
@@ -33,19 +39,23 @@ export class HybridVsockDialer implements AgentDialer {
   readonly #port: number;
   readonly #connectTimeoutMs: number;
   readonly #handshakeTimeoutMs: number;
+  readonly #sharedReads: boolean;
 
   constructor(options: HybridVsockDialerOptions) {
     this.#socketPath = options.socketPath;
     this.#port = options.port ?? AGENT_VSOCK_PORT;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5_000;
+    this.#sharedReads = options.sharedReads ?? false;
     this.target = `${this.#socketPath} port ${this.#port}`;
   }
 
   dial(signal?: AbortSignal): Promise<Duplex> {
     if (signal?.aborted) return Promise.reject(new DialAbortedError());
     return new Promise((resolve, reject) => {
-      const socket: Socket = connect({ path: this.#socketPath });
+      const shared = this.#sharedReads;
+      // Shared reads: the handshake's chunks are views of the shared buffer, copied below.
+      const socket: Socket = shared ? connectSharedReads(this.#socketPath, (chunk) => onData(chunk)) : connect({ path: this.#socketPath });
       let phase: 'connect' | 'handshake' = 'connect';
       let line: Buffer = Buffer.alloc(0);
       let settled = false;
@@ -71,8 +81,9 @@ export class HybridVsockDialer implements AgentDialer {
       const onError = (err: NodeJS.ErrnoException) =>
         fail(phase === 'connect' ? new VsockSocketUnavailableError(this.#socketPath, err) : new AgentNotListeningError(this.#port));
       const onClose = () => fail(new AgentNotListeningError(this.#port));
-      const onData = (chunk: Buffer) => {
-        line = line.length === 0 ? chunk : Buffer.concat([line, chunk]);
+      const onData = (chunk: Uint8Array) => {
+        if (phase !== 'handshake' || settled) return;
+        line = Buffer.concat([line, chunk]);
         const nl = line.indexOf(0x0a);
         if (nl < 0) {
           if (line.length > MAX_HANDSHAKE_LINE) fail(new HandshakeProtocolError(printable(line)));
@@ -90,7 +101,8 @@ export class HybridVsockDialer implements AgentDialer {
         socket.on('error', () => undefined);
         socket.pause();
         const rest = line.subarray(nl + 1);
-        if (rest.length > 0) socket.unshift(rest);
+        if (shared) releaseSharedReads(socket, rest);
+        else if (rest.length > 0) socket.unshift(rest);
         resolve(socket);
       };
 
@@ -98,7 +110,7 @@ export class HybridVsockDialer implements AgentDialer {
         phase = 'handshake';
         clearTimeout(timer);
         timer = setTimeout(() => fail(new DialTimeoutError('handshake', this.#handshakeTimeoutMs, this.#socketPath)), this.#handshakeTimeoutMs);
-        socket.on('data', onData);
+        if (!shared) socket.on('data', onData);
         socket.write(`CONNECT ${this.#port}\n`);
       });
       socket.on('error', onError);

@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { CONNECT_COMMAND_BUFFER, INVALID, NEED_MORE, parseConnectCommand } from './ConnectCommand.js';
 import { LISTEN_BACKLOG } from '../../vsock/backlog.js';
+import { BufferReclaimer } from '../../runtime/BufferReclaimer.js';
 
 /** Cloud Hypervisor's muxer holds at most this many connections (unix/mod.rs MAX_CONNECTIONS). */
 export const MUX_MAX_CONNECTIONS = 1023;
@@ -40,6 +41,8 @@ export class HybridVsockMux {
   readonly #sockets = new Set<Socket>();
   readonly #localPortsInUse = new Set<number>();
   #lastLocalPort = LOCAL_PORT_BASE - 1;
+  /** Gives back relayed buffers' memory while connections run (see src/runtime). */
+  readonly #reclaimer = new BufferReclaimer();
 
   constructor(options: HybridVsockMuxOptions) {
     this.socketPath = options.socketPath;
@@ -117,7 +120,10 @@ export class HybridVsockMux {
     const localPort = this.#allocateLocalPort();
     const guest = connect({ path: target, allowHalfOpen: true });
     this.#track(guest);
-    guest.once('close', () => this.#localPortsInUse.delete(localPort));
+    guest.once('close', () => {
+      this.#localPortsInUse.delete(localPort);
+      if (this.#localPortsInUse.size === 0) this.#reclaimer.stop();
+    });
     guest.once('error', () => {
       // Nobody listening on that guest port: the guest answers RST, the device closes the host socket.
       client.destroy();
@@ -131,6 +137,7 @@ export class HybridVsockMux {
       guest.removeAllListeners('error');
       client.write(`OK ${localPort}\n`);
       if (early.length > 0) guest.write(early);
+      this.#reclaimer.start();
       relay(client, guest);
       relay(guest, client);
       client.resume();

@@ -24,6 +24,7 @@ import type { InstanceDirectory, InstanceSummary } from './InstanceDirectory.js'
 import { OriginPolicy } from './OriginPolicy.js';
 import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
+import { BufferReclaimer } from '../../runtime/BufferReclaimer.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
 export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
@@ -108,6 +109,8 @@ export class ApiServer {
   readonly #origins: OriginPolicy;
   readonly #hosts: HostPolicy;
   readonly #relays: SessionCounts<ExecRelay>;
+  /** Gives back relayed buffers' memory while sessions run (see src/runtime). */
+  readonly #reclaimer = new BufferReclaimer();
   #ready: boolean;
   readonly #audit: Logger;
   #app: TemplatedApp | null = null;
@@ -167,6 +170,7 @@ export class ApiServer {
         if (data.relay) {
           data.relay.clientClosed(code);
           this.#relays.delete(data.relay);
+          if (this.#relays.size === 0) this.#reclaimer.stop();
         }
       },
     });
@@ -241,6 +245,7 @@ export class ApiServer {
     for (const relay of [...this.#relays]) relay.shutdown();
     // Let the close frames go out before the event loop is allowed to end.
     await delay(20);
+    this.#reclaimer.stop();
     this.#options.logger.info('API server stopped');
   }
 
@@ -353,7 +358,7 @@ export class ApiServer {
   #open(ws: WebSocket<SessionData>): void {
     const data = ws.getUserData();
     const client: RelayClient = {
-      sendBinary: (bytes) => !data.closed && ws.send(bytes, true) !== 2,
+      sendBinary: (bytes) => !data.closed && sendThroughBuffer(ws, bytes) !== 2,
       sendText: (text) => !data.closed && ws.send(text, false) !== 2,
       bufferedAmount: () => (data.closed ? 0 : ws.getBufferedAmount()),
       end: (code, reason) => {
@@ -375,6 +380,7 @@ export class ApiServer {
     });
     data.relay = relay;
     this.#relays.add(relay);
+    this.#reclaimer.start();
     relay.open();
   }
 
@@ -432,6 +438,21 @@ export class ApiServer {
       res.writeStatus(statusLine(e.status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ code: e.code, message: e.message }));
     });
   }
+}
+
+/**
+ * Sends a binary message the way uWebSockets.js sends small ones: formatted into its own
+ * buffer, then written. This build (20.30.0) writes a message of 16 KiB or more, sent without
+ * the compress flag while its buffer is empty, straight to the socket (writev of header and
+ * payload); when the kernel takes 10 bytes or fewer (a full socket: EAGAIN) it keeps the
+ * rest of the header for later and drops the payload (fixed upstream by
+ * uNetworking/uWebSockets PR #1662, after this build). The client then reads the next message
+ * as this one's payload. The compress flag skips that path; no compression is ever negotiated
+ * (compression: DISABLED), so uWS clears the flag and the message goes out uncompressed.
+ * Returns uWS's status: 0 backpressure, 1 sent, 2 dropped.
+ */
+export function sendThroughBuffer(ws: WebSocket<unknown>, bytes: Uint8Array): number {
+  return ws.send(bytes, true, true);
 }
 
 function publicInstance(i: InstanceSummary): InstanceSummary {

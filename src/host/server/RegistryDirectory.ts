@@ -35,7 +35,8 @@ export class RegistryDirectory implements InstanceDirectory {
     // Re-read: the record may have changed since the upgrade was authorised.
     const record = await this.#running(instance.id);
     try {
-      return await dialWithRetry(dialerFor(record), { timeoutSeconds: waitForAgentSeconds, signal });
+      // The relay consumes every chunk at once: its reads can share one buffer.
+      return await dialWithRetry(dialerFor(record, { sharedReads: true }), { timeoutSeconds: waitForAgentSeconds, signal });
     } catch (err) {
       // An agent that stopped answering because its instance stopped is told as such.
       await this.#running(instance.id);

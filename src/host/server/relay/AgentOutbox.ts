@@ -6,8 +6,16 @@ export interface OutboxBatch {
   readonly stdinBytes: number;
 }
 
-/** Size of the blocks frames are gathered in: one write each. */
+/** Largest block frames are gathered in (one write each): a whole 64 KiB Stdin frame. */
 const BLOCK_SIZE = MAX_DATA_CHUNK + HEADER_SIZE;
+/**
+ * First block opened for Stdin in a turn: what is typed joins there. Each block that Stdin
+ * fills makes the next one twice as large, up to BLOCK_SIZE, so a stream of writes is still
+ * joined into 64 KiB frames. Other frames get blocks of their own size, so a session's
+ * ExecStart no longer costs a 64 KiB block (1,000 sessions started at once: 64 MB allocated
+ * and zeroed for nothing).
+ */
+export const MIN_STDIN_BLOCK = 4 * 1024;
 
 /**
  * Frames from the client waiting for the agent's connection: gathered into blocks of up to
@@ -27,6 +35,8 @@ export class AgentOutbox {
   #stdinHeaderAt = -1;
   #stdinBytes = 0;
   #controlFrames = 0;
+  /** Size of the next block opened for Stdin. */
+  #stdinBlockSize = MIN_STDIN_BLOCK;
 
   /** Stdin payload bytes waiting. */
   get stdinBytes(): number {
@@ -45,7 +55,7 @@ export class AgentOutbox {
   /** Copies a whole frame other than Stdin in (`frame` may be a view that dies after this call). */
   pushFrame(frame: Uint8Array): void {
     this.#closeStdinRun();
-    this.#room(frame.length);
+    this.#room(frame.length, frame.length);
     this.#block!.set(frame, this.#fill);
     this.#fill += frame.length;
     this.#controlFrames++;
@@ -57,6 +67,7 @@ export class AgentOutbox {
     const batches = this.#full.splice(0);
     this.#stdinBytes = 0;
     this.#controlFrames = 0;
+    this.#stdinBlockSize = MIN_STDIN_BLOCK;
     return batches;
   }
 
@@ -66,7 +77,7 @@ export class AgentOutbox {
     let at = 0;
     do {
       if (this.#stdinHeaderAt < 0) {
-        this.#room(HEADER_SIZE + 1);
+        this.#room(HEADER_SIZE + 1, Math.max(this.#stdinBlockSize, HEADER_SIZE + payload.length - at));
         this.#stdinHeaderAt = this.#fill;
         this.#fill += HEADER_SIZE;
       }
@@ -76,15 +87,21 @@ export class AgentOutbox {
       this.#fill += n;
       this.#blockStdin += n;
       at += n;
-      if (this.#fill === block.length) this.#closeBlock();
+      if (this.#fill === block.length) {
+        this.#stdinBlockSize = Math.min(BLOCK_SIZE, 2 * block.length);
+        this.#closeBlock();
+      }
     } while (at < payload.length);
   }
 
-  /** Makes room for `bytes` in the open block, closing it first if they do not fit. */
-  #room(bytes: number): void {
+  /**
+   * Makes room for `bytes` in the open block, closing it first if they do not fit; a new
+   * block holds `wanted` bytes (at most BLOCK_SIZE, at least `bytes`).
+   */
+  #room(bytes: number, wanted: number): void {
     if (this.#block !== null && this.#block.length - this.#fill < bytes) this.#closeBlock();
     if (this.#block === null) {
-      this.#block = new Uint8Array(Math.max(BLOCK_SIZE, bytes));
+      this.#block = new Uint8Array(Math.max(bytes, Math.min(BLOCK_SIZE, wanted)));
       this.#fill = 0;
     }
   }

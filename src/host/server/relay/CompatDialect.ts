@@ -12,7 +12,6 @@ import {
 } from '../../../wire/index.js';
 import { emptyRequest, parseJsonRequest } from '../ExecRequestParams.js';
 import type { ClientDialect, RelayClient, RelaySession } from './ClientDialect.js';
-import { CLIENT_DATA_CHUNK } from './clientData.js';
 import { RelayFailure } from './RelayFailure.js';
 
 /**
@@ -57,14 +56,7 @@ export class CompatDialect implements ClientDialect {
   }
 
   output(frame: RawFrame): void {
-    const { payload } = frame;
-    if (payload.length <= CLIENT_DATA_CHUNK) {
-      this.#session.send(payload);
-      return;
-    }
-    for (let at = 0; at < payload.length; at += CLIENT_DATA_CHUNK) {
-      this.#session.send(payload.subarray(at, Math.min(at + CLIENT_DATA_CHUNK, payload.length)));
-    }
+    this.#session.send(frame.payload);
   }
 
   started(): void {

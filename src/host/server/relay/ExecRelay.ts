@@ -20,6 +20,7 @@ import {
   encodeStdinCredit,
   parseFrame,
 } from '../../../wire/index.js';
+import { readSharedChunks } from '../../dial/SharedReads.js';
 import { ApiError } from '../errors.js';
 import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
 import type { ClientDialect, DialectName, RelayClient, RelaySession } from './ClientDialect.js';
@@ -292,21 +293,14 @@ export class ExecRelay implements RelaySession {
       return;
     }
     this.#agent = agent;
-    agent.on('data', (chunk: Buffer) => {
-      if (this.#done) return;
-      this.#guard(() => {
-        try {
-          this.#decoder.push(chunk);
-        } catch (err) {
-          if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
-          throw err;
-        }
-      });
-    });
     agent.on('end', () => this.#agentGone('the agent closed the connection before the command ended'));
     agent.on('close', () => this.#agentGone('the connection to the agent closed before the command ended'));
     agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
     agent.on('drain', () => this.#flush());
+    // Every chunk is consumed before this returns (uWS copies what it sends), so a stream
+    // read into the shared buffer needs no buffer of its own.
+    const onChunk = (chunk: Uint8Array) => this.#agentBytes(chunk);
+    if (!readSharedChunks(agent, onChunk)) agent.on('data', onChunk);
     // Dialers hand the stream over paused, so that nothing is read before we listen.
     agent.resume();
     this.#flush();
@@ -319,6 +313,18 @@ export class ExecRelay implements RelaySession {
         ),
       startMs,
     );
+  }
+
+  #agentBytes(chunk: Uint8Array): void {
+    if (this.#done) return;
+    this.#guard(() => {
+      try {
+        this.#decoder.push(chunk);
+      } catch (err) {
+        if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
+        throw err;
+      }
+    });
   }
 
   #clearStartTimer(): void {

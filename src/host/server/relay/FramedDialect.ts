@@ -10,10 +10,9 @@ import {
   frameTypeOf,
   payloadLengthOf,
   parseFrame,
-  writeHeader,
 } from '../../../wire/index.js';
 import type { ClientDialect, RelayClient, RelaySession } from './ClientDialect.js';
-import { CLIENT_DATA_CHUNK, copy } from './clientData.js';
+import { copy } from './clientData.js';
 import { RelayFailure } from './RelayFailure.js';
 
 /**
@@ -61,24 +60,9 @@ export class FramedDialect implements ClientDialect {
     else this.#session.control(frame.bytes);
   }
 
-  /**
-   * An agent frame of up to 64 KiB becomes Stdout/Stderr frames of at most CLIENT_DATA_CHUNK
-   * payload bytes (same bytes, same order). Each piece's header goes in place into the 5
-   * bytes before it: the frame's own header for the first, the end of the piece just sent
-   * for the others (uWS copied that one before send() returned). No payload is copied.
-   */
+  /** A Stdout or Stderr frame goes out as the agent sent it, one message (up to 64 KiB + 5). */
   output(frame: RawFrame): void {
-    const { bytes, payload, type } = frame;
-    if (payload.length <= CLIENT_DATA_CHUNK) {
-      this.#session.send(bytes);
-      return;
-    }
-    for (let at = 0; at < payload.length; at += CLIENT_DATA_CHUNK) {
-      const end = Math.min(at + CLIENT_DATA_CHUNK, payload.length);
-      const piece = bytes.subarray(at, HEADER_SIZE + end);
-      writeHeader(piece, 0, type, end - at);
-      this.#session.send(piece);
-    }
+    this.#session.send(frame.bytes);
   }
 
   started(frame: RawFrame): void {
