@@ -207,6 +207,19 @@ describe('lingering sessions (spec §10)', () => {
     assert.equal(result.exit!.stdoutBytes, part1.length + part2.length);
   });
 
+  it("reads on while the command's input is backed up, so that an OutputAck behind Stdin arrives", async () => {
+    // cat blocks on output the agent holds back until acknowledged, so it stops reading its
+    // input; the acknowledgement comes behind 4 MiB of that input.
+    const { c } = await start({ argv: ['cat'] });
+    const input = randomBytes(4 * 1024 * 1024);
+    for (let at = 0; at < input.length; at += 64 * 1024) c.send(encodeDataFrame(T.Stdin, input.subarray(at, at + 64 * 1024)));
+    await c.waitFor(hasStdout(c, 1024 * 1024 - 1), 'the window of output');
+    c.acknowledgeFrom(0, 0);
+    c.send(encodeStdinClose());
+    const r = await c.finish();
+    assert.ok(r.stdout.equals(input));
+  });
+
   it('a resumed TTY session says so, and takes the window size again', async () => {
     const { c, started } = await start({ argv: ['sh', '-c', 'read x; stty size'], tty: true, window: { rows: 10, cols: 20 } });
     await cut(c);

@@ -40,7 +40,19 @@ export const END_OF_OUTPUT_GRACE_MS = 1_000;
 const STDIN_ACK_BYTES = 64 * 1024;
 /** …and this long after Stdin stops arriving. */
 const STDIN_ACK_DELAY_MS = 20;
+/**
+ * §10.5: while the command's input is backed up, a lingering session reads on, holding the
+ * Stdin that follows, up to this much: more than a client may have unacknowledged (4 MiB),
+ * so that its OutputAck behind that Stdin always arrives (the command may be blocked on
+ * output that waits for that very acknowledgement).
+ */
+const WAITING_STDIN_LIMIT = 5 * 1024 * 1024;
 const DEFAULT_WINDOW = { rows: 24, cols: 80 };
+
+/** Frames that keep their place behind Stdin; acknowledgements and Pings need not (§10.5). */
+function waitsItsTurn(message: ClientMessage): boolean {
+  return message.type !== FrameType.OutputAck && message.type !== FrameType.Ping && message.type !== FrameType.Pong;
+}
 
 /** What every session of one agent shares. */
 export interface SessionContext {
@@ -103,8 +115,13 @@ export class AgentSession implements CommandObserver, LinkedSession {
   #link: SessionLink | null;
   /** The session's last frame (Exit or Error), kept for a client that resumes after it. */
   #final: { type: typeof FrameType.Exit | typeof FrameType.Error; frame: Uint8Array; exitCode?: number } | null = null;
-  /** Frames that arrived while the command was being started, replayed once it runs. */
-  #queued: ClientMessage[] = [];
+  /**
+   * Frames that wait their turn, in order: all of them while the command is being started;
+   * then those behind Stdin the command's input has no room for (a lingering session
+   * reads on; others stop reading). Acknowledgements and Pings do not wait.
+   */
+  #waiting: ClientMessage[] = [];
+  #waitingStdin = 0;
   #command: Command | null = null;
   #argv: string[];
   #pid = 0;
@@ -212,6 +229,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
     this.#link = link;
     link.bind(this);
     old?.takenOver();
+    this.#dropWaiting();
     this.#clearLingerTimer();
     this.#detachedAt = null;
     const replay = this.#retention!.replayFrom(resume.stdoutBytes, resume.stderrBytes);
@@ -242,18 +260,42 @@ export class AgentSession implements CommandObserver, LinkedSession {
       return;
     }
     this.#updateOutputFlow();
-    if (this.#stdinBlocked) link.pauseReading();
+    if (this.#waitingStdin >= WAITING_STDIN_LIMIT) link.pauseReading();
   }
 
   // ---- from the connection (LinkedSession) ----
 
   clientMessage(message: ClientMessage, link: SessionLink): void {
     if (link !== this.#link) return;
-    if (this.#phase === 'starting') {
-      this.#queued.push(message);
+    const waits = this.#phase === 'starting' || this.#stdinBlocked || this.#waiting.length > 0;
+    if (!waits || (this.#phase === 'running' && !waitsItsTurn(message))) {
+      this.#handle(message);
       return;
     }
-    this.#handle(message);
+    this.#waiting.push(message);
+    if (message.type === FrameType.Stdin) this.#waitingStdin += message.data.length;
+    if (this.#waitingStdin >= WAITING_STDIN_LIMIT) link.pauseReading();
+  }
+
+  /** Handles waiting frames in order until the command's input backs up again. */
+  #handleWaiting(): void {
+    while (this.#waiting.length > 0 && !this.#stdinBlocked && this.#phase === 'running') {
+      const message = this.#waiting.shift()!;
+      if (message.type === FrameType.Stdin) this.#waitingStdin -= message.data.length;
+      this.#handle(message);
+    }
+    const readOn = this.lingers ? this.#waitingStdin < WAITING_STDIN_LIMIT : !this.#stdinBlocked;
+    if (readOn && this.#phase === 'running') this.#link?.resumeReading();
+  }
+
+  /**
+   * Frames of a connection that is gone and were not handled are lost with it, as bytes in
+   * its socket are: the client sends its Stdin again from Resumed's count (§10.6).
+   */
+  #dropWaiting(): void {
+    if (this.#phase === 'starting') return;
+    this.#waiting = [];
+    this.#waitingStdin = 0;
   }
 
   linkDrained(link: SessionLink): void {
@@ -263,6 +305,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
   linkLost(link: SessionLink, reason: string): void {
     if (link !== this.#link) return;
     this.#link = null;
+    this.#dropWaiting();
     // Before Started the client cannot know the session's id: nothing could resume it.
     if (this.lingers && this.#registered && this.#phase !== 'ended') this.#detach(reason);
     else this.#hangUp(`client gone: ${reason}`);
@@ -282,7 +325,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
         this.#took(message.data.length);
         if (!command.writeStdin(message.data)) {
           this.#stdinBlocked = true;
-          this.#link?.pauseReading();
+          if (!this.lingers) this.#link?.pauseReading();
           this.#ackStdin();
         }
         return;
@@ -336,7 +379,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
 
   #start(): void {
     const request = this.#request;
-    this.#link!.pauseReading(); // later frames wait in #queued until the command runs
+    this.#link!.pauseReading(); // later frames wait in #waiting until the command runs
     let plan: SpawnPlan;
     let env: Record<string, string>;
     try {
@@ -412,10 +455,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
       });
     }
     this.#updateOutputFlow(true);
-    const queued = this.#queued;
-    this.#queued = [];
-    for (const message of queued) this.#handle(message);
-    if (!this.#stdinBlocked) this.#link?.resumeReading();
+    this.#handleWaiting();
   }
 
   failed(failure: HelperFailure | Error): void {
@@ -470,7 +510,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
   stdinDrained(): void {
     if (!this.#stdinBlocked) return;
     this.#stdinBlocked = false;
-    if (this.#phase === 'running') this.#link?.resumeReading();
+    this.#handleWaiting();
   }
 
   finished(): void {
@@ -563,7 +603,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
    */
   #finish(type: typeof FrameType.Exit | typeof FrameType.Error, frame: Uint8Array, exitCode?: number): void {
     this.#phase = 'ended';
-    this.#queued = [];
+    this.#waiting = [];
     this.#cancelTimeout?.();
     this.#grace?.cancel();
     if (this.#stdinAckTimer !== null) clearTimeout(this.#stdinAckTimer);
