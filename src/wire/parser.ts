@@ -265,8 +265,13 @@ export function parseSessionList(payload: Uint8Array): SessionListMessage {
     if (err instanceof MalformedFrameError) throw err;
     throw new MalformedFrameError('the SessionList is not JSON');
   }
+  return { type: FrameType.SessionList, sessions: sessionSummaries(body) };
+}
+
+/** A SessionList's JSON, already parsed, checked (§10.8); throws MalformedFrameError. */
+export function sessionSummaries(body: unknown): SessionSummary[] {
   if (!Array.isArray(body)) throw new MalformedFrameError('the SessionList must be a JSON array');
-  return { type: FrameType.SessionList, sessions: body.map(sessionSummary) };
+  return body.map(sessionSummary);
 }
 
 function safeU64(view: DataView, at: number, what: string): number {

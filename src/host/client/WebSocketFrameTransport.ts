@@ -139,6 +139,8 @@ export class WebSocketFrameTransport extends FrameTransportBase {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
+    // Stdin is paid for with credit however it was framed (§8.1.1).
+    if (frameTypeOf(frame) === FrameType.Stdin) this.#credit -= frame.length - HEADER_SIZE;
     this.#ws.send(frame, { binary: true }, () => this.#sent());
     return this.#backpressure();
   }
@@ -149,7 +151,6 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     const frame = new Uint8Array(header.length + payload.length);
     frame.set(header, 0);
     frame.set(payload, header.length);
-    if (frameTypeOf(header) === FrameType.Stdin) this.#credit -= payload.length;
     return this.send(frame);
   }
 

@@ -27,6 +27,16 @@ export class SessionAbortedError extends ExecClientError {
   }
 }
 
+/** detach() left a lingering session to run without this client (spec §10.5). */
+export class SessionDetachedError extends ExecClientError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, lingerSeconds: number) {
+    super('DETACHED', `the session ${sessionId} was left running; resume it within ${lingerSeconds} s (attachSession, or hypeman-exec attach)`);
+    this.sessionId = sessionId;
+  }
+}
+
 /** The API URL cannot be used for a WebSocket. */
 export class InvalidApiUrlError extends ExecClientError {
   constructor(url: string, cause: unknown) {
