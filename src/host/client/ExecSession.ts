@@ -39,6 +39,7 @@ import {
   RemoteExecError,
   SessionAbortedError,
   SessionDetachedError,
+  SessionLostError,
   TruncatedOutputError,
 } from './errors.js';
 import type { FrameTransport } from './FrameTransport.js';
@@ -68,6 +69,9 @@ export interface StartedInfo {
   lingerSeconds: number;
   /** The session runs under a terminal (for an attached session, as Resumed says). */
   tty: boolean;
+  /** An attached session: output from the offsets asked for that the agent no longer held (acknowledged by an earlier client, or dropped). */
+  stdoutLost: number;
+  stderrLost: number;
 }
 
 /** Emitted before each attempt to resume a session whose connection was lost. */
@@ -380,7 +384,7 @@ export class ExecSession extends EventEmitter {
         error = err as Error;
       }
     }
-    if (!this.#ended) this.#fail(new ConnectionLostError(`the session could not be resumed within its linger of ${this.#durable!.lingerSeconds} s; the last attempt: ${error.message}`, error));
+    if (!this.#ended) this.#fail(new SessionLostError(this.#durable!.lingerSeconds, lost, error));
   }
 
   /** Resumes the session over `transport`: resolves with Resumed, rejects with why not. */
@@ -428,7 +432,7 @@ export class ExecSession extends EventEmitter {
     if (this.#resumeWait) this.#resumeWait.resolve();
     else {
       // Attaching (attachSession): this is the session's start for us.
-      this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: m.tty };
+      this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: m.tty, stdoutLost: m.stdoutLost, stderrLost: m.stderrLost };
       this.#resolveStarted({ ...this.#startedInfo, lingerSeconds: m.lingerSeconds });
     }
   }
@@ -609,7 +613,7 @@ export class ExecSession extends EventEmitter {
       const m = parseFrame(frame);
       switch (m.type) {
         case FrameType.Started:
-          this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: this.#tty };
+          this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: this.#tty, stdoutLost: 0, stderrLost: 0 };
           this.#durable?.started(m.sessionId);
           // Version 2: Linger follows at once and completes what started says.
           if (m.version < DURABLE_VERSION || this.#durable === null) this.#resolveStarted({ ...this.#startedInfo, lingerSeconds: 0 });

@@ -65,6 +65,20 @@ export class ConnectionLostError extends ExecClientError {
   }
 }
 
+/**
+ * A lingering session's connection was lost and no new one could resume it within the
+ * linger (spec §10): `lost` says why the connection went, the message also what the last
+ * attempt met.
+ */
+export class SessionLostError extends ConnectionLostError {
+  readonly lost: Error;
+
+  constructor(lingerSeconds: number, lost: Error, last: Error) {
+    super(`it could not be resumed within its linger of ${lingerSeconds} s (${lost.message}${last === lost ? '' : `; the last attempt: ${last.message}`})`, last);
+    this.lost = lost;
+  }
+}
+
 /** Exit reported more output bytes than arrived (spec §4.8): something was lost. */
 export class TruncatedOutputError extends ExecClientError {
   constructor(stream: 'stdout' | 'stderr', expected: number, received: number) {
