@@ -26,7 +26,7 @@ export const DEFAULT_MAX_SESSIONS = 1024;
 export const DEFAULT_VSOCK_WAIT_SECONDS = 30;
 export const DEFAULT_START_TIMEOUT_SECONDS = 30;
 export const DEFAULT_MAX_LINGER_SECONDS = 3600;
-export const DEFAULT_LINGER_BUFFER_BYTES = 1024 * 1024;
+export const DEFAULT_LINGER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Bounds of --linger-buffer: a frame's worth at least, and far below the agent's memory. */
 const MIN_LINGER_BUFFER = 64 * 1024;
 const MAX_LINGER_BUFFER = 256 * 1024 * 1024;

@@ -2,6 +2,7 @@ import { DURABLE_VERSION, FrameType, HEADER_SIZE } from './constants.js';
 import { encodeExecStart, encodeOutputAck, writeHeader } from './encoder.js';
 import { UnexpectedFrameError } from './errors.js';
 import type { ResumedMessage } from './messages.js';
+import { StdinJournal } from './StdinJournal.js';
 
 /** What a client sends on the new connection once Resumed has come (§10.6). */
 export interface ResumeSteps {
@@ -33,12 +34,8 @@ export class ResumableSession {
   stderrOffset = 0;
   #ackedStdout = 0;
   #ackedStderr = 0;
-  /** Stdin payloads sent and not acknowledged, oldest first, from offset `#journalStart`. */
-  #journal: Uint8Array[] = [];
-  #journalStart = 0;
-  #journalBytes = 0;
-  /** Stdin payload bytes sent in total; null until known (attaching: from Resumed). */
-  #stdinSent: number | null;
+  /** Stdin sent and not acknowledged. */
+  readonly #journal: StdinJournal;
   #stdinClosed = false;
   /** Stdin is kept until acknowledged: until Linger says the session does not linger. */
   #keeping = true;
@@ -46,7 +43,7 @@ export class ResumableSession {
   /** `sessionId`: attach to this session (no stdin of ours yet); omit for a session this client starts. */
   constructor(sessionId?: Uint8Array) {
     this.sessionId = sessionId ?? null;
-    this.#stdinSent = sessionId ? null : 0;
+    this.#journal = new StdinJournal(sessionId ? null : 0);
   }
 
   /** The session lingers: it can be resumed, and output must be acknowledged. */
@@ -56,7 +53,7 @@ export class ResumableSession {
 
   /** Stdin sent that the agent has not acknowledged (kept to send again). */
   get unacknowledgedStdin(): number {
-    return this.#journalBytes;
+    return this.#journal.bytes;
   }
 
   /** Output received and not acknowledged yet. */
@@ -74,7 +71,7 @@ export class ResumableSession {
     this.lingerSeconds = seconds;
     this.windowBytes = windowBytes;
     this.#keeping = seconds > 0;
-    if (!this.#keeping) this.#dropJournal();
+    if (!this.#keeping) this.#journal.clear();
   }
 
   /**
@@ -96,15 +93,25 @@ export class ResumableSession {
   }
 
   /**
-   * A Stdin frame for `payload`, in one new buffer (the payload copied once), its payload
-   * kept until the agent acknowledges it: the caller may reuse `payload`.
+   * A Stdin frame for `payload` in one new buffer (the payload copied once), its payload
+   * kept until the agent acknowledges it: for a carrier of one buffer per frame (the
+   * WebSocket). `allocate` makes the buffer (Node: Buffer.allocUnsafe, which does not zero it).
    */
-  stdinFrame(payload: Uint8Array): Uint8Array {
-    const frame = new Uint8Array(HEADER_SIZE + payload.length);
+  stdinFrame(payload: Uint8Array, allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size)): Uint8Array {
+    const frame = allocate(HEADER_SIZE + payload.length);
     writeHeader(frame, 0, FrameType.Stdin, payload.length);
     frame.set(payload, HEADER_SIZE);
-    if (this.#keeping) this.#keep(frame.subarray(HEADER_SIZE));
+    if (this.#keeping) this.#journal.keep(frame.subarray(HEADER_SIZE));
     return frame;
+  }
+
+  /**
+   * `payload` was sent as it is (a carrier that writes a payload as given: a byte stream):
+   * kept, by reference, until the agent acknowledges it. The caller must not change it
+   * afterwards, as with a buffer written to a socket.
+   */
+  sentStdin(payload: Uint8Array): void {
+    if (this.#keeping) this.#journal.keep(payload);
   }
 
   /** StdinClose was sent. */
@@ -114,24 +121,7 @@ export class ResumableSession {
 
   /** StdinAck (§10.5): the agent has taken `total` Stdin bytes; what came before is forgotten. */
   stdinAcknowledged(total: number): void {
-    const sent = this.#stdinSent ?? total;
-    if (total > sent) throw new UnexpectedFrameError(`StdinAck acknowledges ${total} stdin bytes, but only ${sent} were sent`);
-    let drop = total - this.#journalStart;
-    while (drop > 0 && this.#journal.length > 0) {
-      const head = this.#journal[0];
-      if (head.length <= drop) {
-        this.#journal.shift();
-        drop -= head.length;
-        this.#journalBytes -= head.length;
-        this.#journalStart += head.length;
-      } else {
-        this.#journal[0] = head.subarray(drop);
-        this.#journalBytes -= drop;
-        this.#journalStart += drop;
-        drop = 0;
-      }
-    }
-    this.#journalStart = Math.max(this.#journalStart, total);
+    this.#journal.acknowledge(total);
   }
 
   /** The ExecStart that resumes this session from the offsets (§10.6). */
@@ -153,16 +143,13 @@ export class ResumableSession {
     this.stderrOffset += m.stderrLost;
     this.#ackedStdout = Math.min(this.#ackedStdout, this.stdoutOffset);
     this.#ackedStderr = Math.min(this.#ackedStderr, this.stderrOffset);
-    if (this.#stdinSent === null) {
-      // Attaching: nothing of ours was sent; our stdin follows what the agent took.
-      this.#stdinSent = m.stdinBytes;
-      this.#journalStart = m.stdinBytes;
+    // Attaching: nothing of ours was sent; our stdin follows what the agent took.
+    this.#journal.startAt(m.stdinBytes);
+    if (m.stdinBytes < this.#journal.start) {
+      throw new UnexpectedFrameError(`Resumed says ${m.stdinBytes} stdin bytes were taken, but ${this.#journal.start} were acknowledged before`);
     }
-    if (m.stdinBytes < this.#journalStart) {
-      throw new UnexpectedFrameError(`Resumed says ${m.stdinBytes} stdin bytes were taken, but ${this.#journalStart} were acknowledged before`);
-    }
-    this.stdinAcknowledged(m.stdinBytes);
-    return { stdin: [...this.#journal], closeStdin: this.#stdinClosed && !m.stdinClosed };
+    this.#journal.acknowledge(m.stdinBytes);
+    return { stdin: this.#journal.entries(), closeStdin: this.#stdinClosed && !m.stdinClosed };
   }
 
   /**
@@ -170,18 +157,6 @@ export class ResumableSession {
    * back to version 1 (no durability) sends again on its new connection.
    */
   unacknowledgedPayloads(): Uint8Array[] {
-    return [...this.#journal];
-  }
-
-  #keep(payload: Uint8Array): void {
-    this.#journal.push(payload);
-    this.#journalBytes += payload.length;
-    this.#stdinSent = (this.#stdinSent ?? 0) + payload.length;
-  }
-
-  #dropJournal(): void {
-    this.#journal = [];
-    this.#journalStart += this.#journalBytes;
-    this.#journalBytes = 0;
+    return this.#journal.entries();
   }
 }

@@ -12,3 +12,4 @@ export { KeepAlive } from './keepalive.js';
 export { closeCodeForError, errorOfCloseCode } from './closeCodes.js';
 export { ExecStartFrame } from './execStartFrame.js';
 export { ResumableSession, type ResumeSteps } from './ResumableSession.js';
+export { StdinJournal } from './StdinJournal.js';

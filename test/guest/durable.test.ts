@@ -28,7 +28,8 @@ import { ExecConnection } from './execClient.js';
 
 let agent: AgentProcess;
 before(async () => {
-  agent = await AgentProcess.start({ args: ['--max-linger', '120'] });
+  // A window smaller than the default, so that a counter fills it at once.
+  agent = await AgentProcess.start({ args: ['--max-linger', '120', '--linger-buffer', String(1024 * 1024)] });
 });
 after(async () => {
   const { code } = await agent.stop();

@@ -1,7 +1,7 @@
-// ResumableSession: a durable session's client bookkeeping (spec §10), on its own.
+// ResumableSession and its StdinJournal: a durable session's client bookkeeping (spec §10), on their own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameType, ResumableSession, type ResumedMessage, decodeAll, parseFrame } from '../../src/wire/index.js';
+import { FrameType, ResumableSession, type ResumedMessage, StdinJournal, decodeAll, parseFrame } from '../../src/wire/index.js';
 
 const ID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 
@@ -28,7 +28,7 @@ describe('ResumableSession', () => {
     const reused = Buffer.from('abc');
     const frame = r.stdinFrame(reused);
     reused.write('xyz');
-    assert.equal(payloadOf(frame), 'abc', 'the frame owns its payload');
+    assert.equal(payloadOf(frame), 'abc', 'a frame of its own holds a copy');
     r.stdinFrame(Buffer.from('defg'));
     r.started(ID);
     r.linger(30, 1024);
@@ -71,5 +71,21 @@ describe('ResumableSession', () => {
     r.stdinFrame(Buffer.from('more'));
     r.stdinAcknowledged(1004);
     assert.equal(r.unacknowledgedStdin, 0);
+  });
+});
+
+describe('StdinJournal', () => {
+  it('keeps payloads by reference, in order, and trims them as acknowledged, partly too', () => {
+    const journal = new StdinJournal();
+    const a = Buffer.from('abc');
+    journal.keep(a);
+    journal.keep(Buffer.from('defg'));
+    assert.equal(journal.bytes, 7);
+    journal.acknowledge(4);
+    assert.deepEqual(journal.entries().map((e) => Buffer.from(e).toString()), ['efg']);
+    assert.equal(journal.start, 4);
+    assert.throws(() => journal.acknowledge(8), /only 7 were sent/);
+    journal.clear();
+    assert.equal(journal.start, 7);
   });
 });

@@ -36,8 +36,12 @@ import { UserDatabase } from '../container/UserDatabase.js';
 
 /** Spec §9.7: output of background processes is forwarded this long after the command exited. */
 export const END_OF_OUTPUT_GRACE_MS = 1_000;
-/** §10.5: the agent reports the Stdin it has taken every this many bytes… */
-const STDIN_ACK_BYTES = 64 * 1024;
+/**
+ * §10.5: the agent reports the Stdin it has taken every this many bytes: a quarter of what
+ * a client may leave unacknowledged (as output is acknowledged every quarter window). Each
+ * report is a write of its own, and a message for every process on the way.
+ */
+const STDIN_ACK_BYTES = 1024 * 1024;
 /** …and this long after Stdin stops arriving. */
 const STDIN_ACK_DELAY_MS = 20;
 /**

@@ -110,7 +110,7 @@ that takes more than a second. --linger 0 ends the command with the connection, 
 --detach starts a session and leaves it running without a connection; ${ATTACH_COMMAND} goes on
 with one (a terminal's size is sent again); ${PS_COMMAND} lists yours. A session nobody attaches to
 within its linger is hung up. While detached, a command whose output is not read waits when
-the agent holds 1 MiB of it (--overflow drop: it runs on and the oldest output is dropped).
+the agent holds 4 MiB of it (--overflow drop: it runs on and the oldest output is dropped).
 
 TTY: by default a terminal is used when both stdin and stdout are terminals; -t forces
 one, --no-tty (-T) forbids it. With stdin not a terminal, -t alone gives the command a
@@ -189,7 +189,7 @@ function parser(version: string): Argv {
       .option('wait-for-agent', { requiresArg: true, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting; default 0)' })
       .option('keepalive', { requiresArg: true, description: `ping an agent silent for this many seconds (default ${DEFAULT_KEEPALIVE_SECONDS}); give up (255) when no answer comes in as long again, as with a frozen VM; 0: never` })
       .option('linger', { requiresArg: true, description: `seconds the session survives a lost connection, reconnected without losing a byte (default ${DEFAULT_LINGER_SECONDS}; the agent may cap it); 0: the command ends with the connection` })
-      .option('overflow', { choices: ['pause', 'drop'], requiresArg: true, description: 'while nobody is attached and 1 MiB of output waits: pause the command (default) or drop its oldest output' })
+      .option('overflow', { choices: ['pause', 'drop'], requiresArg: true, description: 'while nobody is attached and 4 MiB of output waits: pause the command (default) or drop its oldest output' })
       .option('detach', { alias: 'd', type: 'boolean', description: `start the session, print its id and leave it running (for --linger seconds unless attached: hypeman-exec ${ATTACH_COMMAND})` })
       .option('json', { type: 'boolean', description: `${LIST_COMMAND} and ${PS_COMMAND}: print JSON, for scripts` })
       // Defaults from the environment are applied after parsing, so --help never prints a token.

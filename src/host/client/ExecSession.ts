@@ -504,10 +504,21 @@ export class ExecSession extends EventEmitter {
       const piece = chunk.subarray(at, at + n);
       at += n;
       this.#state.clientFrame(FrameType.Stdin);
-      // Version 2: one buffer, whose payload is kept until the agent acknowledges it.
-      const sent = this.#durable ? this.#transport.send(this.#durable.stdinFrame(piece)) : this.#transport.sendData(encodeHeader(FrameType.Stdin, n), piece);
-      if (!sent) await this.#sleep();
+      if (!this.#sendStdin(piece)) await this.#sleep();
     }
+  }
+
+  /**
+   * A Stdin frame. Version 2 keeps its payload until the agent acknowledges it: the frame's
+   * own buffer where the carrier makes one per frame anyway (the WebSocket), else the
+   * written buffer itself, by reference (a byte stream writes it without a copy; a copy per
+   * frame cost 18 % of a local stream's throughput).
+   */
+  #sendStdin(piece: Uint8Array): boolean {
+    const durable = this.#durable;
+    if (durable !== null && this.#transport.framesInOneBuffer) return this.#transport.send(durable.stdinFrame(piece, Buffer.allocUnsafe));
+    durable?.sentStdin(piece);
+    return this.#transport.sendData(encodeHeader(FrameType.Stdin, piece.length), piece);
   }
 
   /** Joins runs of small chunks into frames of up to MAX_DATA_CHUNK; a chunk that large goes as it is. */

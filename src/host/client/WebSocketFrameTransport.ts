@@ -44,6 +44,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
  * message. StdinCredit frames (§8.1.1) are consumed here and exposed as `stdinCredit`.
  */
 export class WebSocketFrameTransport extends FrameTransportBase {
+  readonly framesInOneBuffer = true;
   #credit = INITIAL_STDIN_CREDIT;
   readonly #ws: WebSocket;
   readonly #maxPayload: number;
