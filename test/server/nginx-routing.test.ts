@@ -1,5 +1,5 @@
 // More than one host behind one endpoint (issue 20 item 9): Debian's nginx, started here,
-// routes /instances/{id}/… to the API server of the host that owns the instance, with a map
+// routes /instances/{id}/… (exec and the terminal page) to the API server of the host that owns the instance, with a map
 // that scripts/nginx-routes.mjs generates from each server's GET /instances. Two API
 // servers with their own instances and agents stand for two hosts.
 import assert from 'node:assert/strict';
@@ -131,6 +131,21 @@ describe('several hosts behind nginx', { skip: NGINX ? false : 'nginx is not ins
     const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
     assert.equal(code, 1000);
     assert.deepEqual(messages, ['compat\n', '{"exitCode":0}']);
+  });
+
+  it("serves each host's terminal page and its assets through the one endpoint", async () => {
+    for (const instance of ['a-web', 'b-web']) {
+      const res = await fetch(`${api}/instances/${instance}/terminal`);
+      assert.equal(res.status, 200, instance);
+      assert.match(res.headers.get('content-security-policy') ?? '', /connect-src 'self'/);
+      const html = await res.text();
+      const script = /src="([^"]*assets\/[^"]+\.js)"/.exec(html)?.[1];
+      assert.ok(script, html);
+      // Relative to the page, as a browser resolves it: /instances/assets/… is not an instance.
+      const asset = await fetch(new URL(script, `${api}/instances/${instance}/terminal`));
+      assert.equal(asset.status, 200, `${instance}: ${script}`);
+      assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+    }
   });
 
   it("answers an unknown id with the API's own 404", async () => {

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
         `hypeman-exec: API server on ${apiUrl}, instance ${INSTANCE_ID} running (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
         `  root ${shown(instance.root)}${isolate ? ` (sandbox: mount, pid, uts, ipc namespaces + chroot; ${ROOT_DESCRIPTIONS[instance.rootKind]})` : ' (NO sandbox: the agent runs on this host as you)'}; image ${image.rebuilt ? 'built' : 'up to date'}; agent ready ${Math.round(instance.readyMs)} ms after start`,
         `  data ${shown(dataDir)}; server log ${shown(logPath)}; agent log ${shown(instance.consoleLog)}; token in ${shown(join(dataDir, 'dev-token'))}`,
+        `  browser terminal: ${apiUrl}/instances/${INSTANCE_ID}/terminal#token=${token}`,
         '',
         'In another terminal, from any directory:',
         // The launchers `npm run build` wrote: no npx, which is slow and, outside this

@@ -26,6 +26,7 @@ import { OriginPolicy } from './OriginPolicy.js';
 import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
 import { BufferReclaimer } from '../../runtime/BufferReclaimer.js';
+import { WebPages, type WebResponse } from './WebPages.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
 export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
    * STARTING until markReady() (npm start, while its local instance comes up). Default true.
    */
   ready?: boolean;
+  /** The browser terminal's files; default: the checkout's dist/web (503 until built). */
+  web?: WebPages;
 }
 
 interface SessionData {
@@ -102,7 +105,8 @@ interface UpgradeHeaders {
 /**
  * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` in
  * both dialects, `GET /instances`, `GET /instances/{id}`, `GET /instances/{id}/sessions`,
- * `GET /healthz`, `GET /metrics`.
+ * `GET /healthz`, `GET /metrics`, and the browser terminal: `GET /`,
+ * `GET /instances/{id}/terminal`, `GET /assets/{file}`.
  */
 export class ApiServer {
   readonly metrics = new ExecMetrics();
@@ -152,6 +156,8 @@ export class ApiServer {
   start(): Promise<number> {
     const app = uWS.App();
     this.#app = app;
+    const web = this.#options.web ?? WebPages.load();
+    if (web.missing) this.#options.logger.warn(web.missing);
     app.ws<SessionData>('/instances/:id/exec', {
       compression: uWS.DISABLED,
       // A little over the frame limit, so an oversize frame gets FRAME_TOO_LARGE from us
@@ -207,13 +213,32 @@ export class ApiServer {
       return listAgentSessions(instance.id, principal.subject, (signal) => this.#options.directory.connectAgent(instance, 0, signal));
     });
     this.#instanceRoute(app, '/instances/:id', async (_principal, instance) => publicInstance(instance));
+    const page = (res: HttpResponse, req: HttpRequest) => {
+      if (!this.#hostAllowed(res, req)) return;
+      this.#sendWeb(res, web.page(req.getUrl()));
+    };
+    app.get('/', page);
+    app.get('/instances/:id/terminal', page);
+    // Browsers ask for it on their own; the page has no icon.
+    app.get('/favicon.ico', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      res.cork(() => res.writeStatus('204 No Content').writeHeader('cache-control', 'public, max-age=86400').end());
+    });
+    app.get('/assets/:name', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      const asset = web.asset(req.getParameter(0), req.getHeader('accept-encoding'));
+      if (asset) this.#sendWeb(res, asset);
+      else this.#sendError(res, { aborted: false }, new NotFoundError(`GET ${req.getUrl()}`));
+    });
     app.any('/*', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;
       this.#sendError(res, { aborted: false }, new NotFoundError(`${req.getMethod().toUpperCase()} ${req.getUrl()}`));
     });
 
     return new Promise((resolve, reject) => {
-      app.listen(this.#options.host, this.#options.port, (token) => {
+      // Exclusive: uWS otherwise listens with SO_REUSEPORT, and a second server started on a
+      // port in use (a second npm start) would share its connections instead of failing.
+      listenExclusive(app, this.#options.host, this.#options.port, (token) => {
         if (!token) {
           reject(new Error(`cannot listen on ${this.#options.host}:${this.#options.port}; is the port in use? Set --port or PORT`));
           return;
@@ -441,6 +466,14 @@ export class ApiServer {
     );
   }
 
+  #sendWeb(res: HttpResponse, response: WebResponse): void {
+    res.cork(() => {
+      res.writeStatus(statusLine(response.status));
+      for (const [name, value] of response.headers) res.writeHeader(name, value);
+      res.end(response.body);
+    });
+  }
+
   #sendError(res: HttpResponse, state: { aborted: boolean }, err: unknown): void {
     if (state.aborted) return;
     const e = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL_ERROR', `the server failed: ${(err as Error).message}`);
@@ -464,6 +497,21 @@ export class ApiServer {
  */
 export function sendThroughBuffer(ws: WebSocket<unknown>, bytes: Uint8Array): number {
   return ws.send(bytes, true, true);
+}
+
+type ListenCallback = (token: us_listen_socket | false) => void;
+
+/** uWS's ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT. */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/** uWS takes (host, port, options, callback); its typings name only (port, options, callback). */
+function listenExclusive(app: TemplatedApp, host: string, port: number, callback: ListenCallback): void {
+  (app as unknown as { listen(host: string, port: number, options: number, callback: ListenCallback): TemplatedApp }).listen(
+    host,
+    port,
+    LIBUS_LISTEN_EXCLUSIVE_PORT,
+    callback,
+  );
 }
 
 function publicInstance(i: InstanceSummary): InstanceSummary {

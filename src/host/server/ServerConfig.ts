@@ -48,7 +48,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
   let printed = false;
   const args = await yargs(argv)
     .scriptName('hypeman-exec-server')
-    .usage('Usage: $0 [options]\n       $0 token [options]   mint a token (see $0 token --help)\n\nThe hypeman-exec API server: GET /instances/{id}/exec (WebSocket), /instances, /healthz, /metrics.')
+    .usage('Usage: $0 [options]\n       $0 token [options]   mint a token (see $0 token --help)\n\nThe hypeman-exec API server: GET /instances/{id}/exec (WebSocket), /instances, /healthz, /metrics, and the browser terminal at / and /instances/{id}/terminal.')
     .option('host', { type: 'string', default: env.HYPEMAN_HOST || '127.0.0.1', description: 'address to listen on' })
     .option('port', { type: 'number', default: Number(env.HYPEMAN_PORT || env.PORT || 8080), description: 'port to listen on' })
     .option('data-dir', { type: 'string', default: env.HYPEMAN_DATA_DIR || DEFAULT_DATA_DIR, description: 'where instance records live (<data-dir>/guests/<id>/)' })

@@ -61,7 +61,7 @@ export interface RelayLimits {
    * not even a Pong comes back in as long again (a frozen VM keeps its socket open). 0: never.
    */
   agentKeepAliveMs: number;
-  /** Messages under 1 KiB a client may send per second (a second's worth at once); 0: no limit. */
+  /** Messages under 1 KiB a client may send per second (a quarter second's worth at once); 0: no limit. */
   smallMessagesPerSecond: number;
   /**
    * How long a reached agent may take to answer ExecStart with Started (or Error); then the

@@ -1,0 +1,28 @@
+/** What a path of the page shows: the instance list, or one instance's terminal. */
+export type Route = { view: 'list' } | { view: 'terminal'; instance: string };
+
+const TERMINAL_PATH = /^(.*\/)instances\/([^/]+)\/terminal\/?$/;
+
+/**
+ * The route of `pathname`, and the path the API lives under (`/` unless a proxy mounts the
+ * server under a prefix and strips it): every URL the page uses is built from it.
+ */
+export function routeOf(pathname: string): { base: string; route: Route } {
+  const terminal = TERMINAL_PATH.exec(pathname);
+  if (terminal) return { base: terminal[1], route: { view: 'terminal', instance: decodeURIComponent(terminal[2]) } };
+  return { base: pathname.slice(0, pathname.lastIndexOf('/') + 1), route: { view: 'list' } };
+}
+
+export function instanceApiPath(base: string, instance?: string): string {
+  return instance === undefined ? `${base}instances` : `${base}instances/${encodeURIComponent(instance)}`;
+}
+
+export function terminalPath(base: string, instance: string): string {
+  return `${instanceApiPath(base, instance)}/terminal`;
+}
+
+/** The exec WebSocket's absolute URL (a WebSocket needs one), on the page's own origin. */
+export function execSocketUrl(base: string, instance: string): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}${instanceApiPath(base, instance)}/exec`;
+}

@@ -1,0 +1,9 @@
+// The codec pieces the page uses, from their own modules: the wire's index also exports
+// KeepAlive, whose timers are Node's (unref), which a browser's type-check rejects.
+export { DEFAULT_MAX_PAYLOAD, ExitKind, FrameType, INITIAL_STDIN_CREDIT, SignalNumber, WEBSOCKET_SUBPROTOCOL } from '../../wire/constants.js';
+export { errorOfCloseCode } from '../../wire/closeCodes.js';
+export { decodeSingleFrame } from '../../wire/decoder.js';
+export { encodeDataFrame, encodeExecStart, encodePong, encodeWindowSize } from '../../wire/encoder.js';
+export type { ExecRequest, ExitStatus } from '../../wire/messages.js';
+export { parseFrame } from '../../wire/parser.js';
+export { encodeUtf8 } from '../../wire/text.js';
