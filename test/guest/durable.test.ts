@@ -297,6 +297,16 @@ describe('ending, expiry and owners (spec §10.5–§10.7)', () => {
     assert.equal((await r.finish()).error!.code, 'SESSION_NOT_FOUND');
   });
 
+  it("the client's Error frame hangs up at once even behind stdin the command does not read", async () => {
+    const mark = marker();
+    const { c } = await start({ argv: ['sleep', '60'], env: envOf(mark) });
+    // More than the pipe takes: the command's input backs up, and what follows waits its turn.
+    c.send(encodeDataFrame(T.Stdin, new Uint8Array(1024 * 1024)));
+    c.send(encodeError('SHUTTING_DOWN', 'the user hung up'));
+    await waitUntil(() => processesWithEnvironment(mark).length === 0, 'the command is hung up', 5000);
+    c.destroy();
+  });
+
   it('only the owner may resume: SESSION_FORBIDDEN for another, and for none', async () => {
     const { c, started } = await start({ argv: ['sleep', '60'], owner: 'alice' });
     for (const owner of ['mallory', undefined]) {

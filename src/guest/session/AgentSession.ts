@@ -53,9 +53,13 @@ const STDIN_ACK_DELAY_MS = 20;
 const WAITING_STDIN_LIMIT = 5 * 1024 * 1024;
 const DEFAULT_WINDOW = { rows: 24, cols: 80 };
 
-/** Frames that keep their place behind Stdin; acknowledgements and Pings need not (§10.5). */
+/**
+ * Frames that keep their place behind Stdin (§10.5). Acknowledgements and Pings need not;
+ * nor does the client's Error, which ends the session: the Stdin before it is moot.
+ */
 function waitsItsTurn(message: ClientMessage): boolean {
-  return message.type !== FrameType.OutputAck && message.type !== FrameType.Ping && message.type !== FrameType.Pong;
+  const type = message.type;
+  return type !== FrameType.OutputAck && type !== FrameType.Ping && type !== FrameType.Pong && type !== FrameType.Error;
 }
 
 /** What every session of one agent shares. */
