@@ -507,8 +507,9 @@ export class ExecRelay implements RelaySession {
   #closeAgent(): void {
     const agent = this.#agent;
     if (agent === null) return;
-    if (this.#clientEnded) for (const batch of this.#outbox.take()) agent.write(batch.bytes);
-    if (this.#clientEnded && agent.writableLength > 0) {
+    // A connection the agent already ended (AGENT_DISCONNECTED) takes nothing more.
+    if (this.#clientEnded && agent.writable) for (const batch of this.#outbox.take()) agent.write(batch.bytes);
+    if (this.#clientEnded && agent.writable && agent.writableLength > 0) {
       agent.end();
       const timer = setTimeout(() => agent.destroy(), AGENT_CLOSE_MS);
       agent.once('finish', () => {
