@@ -10,8 +10,11 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export const MAX_DATA_CHUNK = 64 * 1024;
 
 /** Protocol versions this implementation speaks, newest first (§6). */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = [2, 1];
+/** Version 1: one session per connection (§1–§9). Requests that need nothing newer are sent in it. */
 export const PROTOCOL_VERSION = 1;
+/** Version 2: version 1 and durable sessions (§10): linger, resume, acknowledgements, ListSessions. */
+export const DURABLE_VERSION = 2;
 
 /** The vsock port the agent listens on (§7.1). */
 export const AGENT_VSOCK_PORT = 2222;
@@ -31,10 +34,22 @@ export const FrameType = {
   StdinClose: 0x03,
   WindowSize: 0x04,
   Signal: 0x05,
+  /** Version 2: the output the client has received, per stream (§10.4). */
+  OutputAck: 0x06,
+  /** Version 2: a connection's first frame instead of ExecStart: which sessions the agent keeps (§10.8). */
+  ListSessions: 0x07,
   Started: 0x10,
   Stdout: 0x11,
   Stderr: 0x12,
   Exit: 0x13,
+  /** Version 2: right after Started, how long the session survives without a connection (§10.2). */
+  Linger: 0x14,
+  /** Version 2: the first frame of a resumed session, instead of Started (§10.6). */
+  Resumed: 0x15,
+  /** Version 2: the Stdin the agent has taken, in total (§10.5). */
+  StdinAck: 0x16,
+  /** Version 2: the answer to ListSessions (§10.8). */
+  SessionList: 0x17,
   Error: 0x20,
   Ping: 0x21,
   Pong: 0x22,
@@ -55,8 +70,12 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
   [FrameType.StdinClose]: 0,
   [FrameType.WindowSize]: 4,
   [FrameType.Signal]: 1,
+  [FrameType.OutputAck]: 16,
   [FrameType.Started]: 22,
   [FrameType.Exit]: 20,
+  [FrameType.Linger]: 8,
+  [FrameType.Resumed]: 55,
+  [FrameType.StdinAck]: 8,
   [FrameType.Ping]: 8,
   [FrameType.Pong]: 8,
   [FrameType.StdinCredit]: 4,
@@ -65,8 +84,19 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
 /** Smallest payload of variable-layout frames. */
 export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze({
   [FrameType.ExecStart]: 2,
+  [FrameType.ListSessions]: 2,
   [FrameType.Error]: 4,
 });
+
+/** Frame types that exist from version 2 on: a version 1 session refuses them (§10.1). */
+export const VERSION_2_FRAME_TYPES: ReadonlySet<number> = new Set([
+  FrameType.OutputAck,
+  FrameType.ListSessions,
+  FrameType.Linger,
+  FrameType.Resumed,
+  FrameType.StdinAck,
+  FrameType.SessionList,
+]);
 
 /** ExecStart field tags (§4.1). Tags with the high bit set are ignorable. */
 export const ExecStartField = {
@@ -77,11 +107,37 @@ export const ExecStartField = {
   Tty: 0x05,
   Timeout: 0x06,
   Window: 0x07,
+  /** Version 2: u32 seconds the session survives without a connection (§10.2). */
+  Linger: 0x08,
+  /** Version 2: u8, what happens when retained output fills its window (§10.3). */
+  Overflow: 0x09,
+  /** Version 2: text, who owns the session (§10.7). */
+  Owner: 0x0a,
+  /** Version 2: 16 bytes, the id of the session to resume (§10.6). */
+  Resume: 0x10,
+  /** Version 2: u64 stdout and u64 stderr bytes the resuming client has received (§10.6). */
+  ResumeOffsets: 0x11,
 } as const;
 export type ExecStartField = (typeof ExecStartField)[keyof typeof ExecStartField];
 
-/** Tags reserved for session resumption in a later version (§10). */
-export const RESERVED_RESUME_FIELDS: readonly number[] = [0x10, 0x11];
+/** What a lingering session's agent does when a stream's retained output fills its window (§10.3). */
+export const Overflow = {
+  /** Stop reading the command's output: nothing is lost (the default). */
+  Pause: 0,
+  /** Keep reading, drop the oldest retained bytes, count them. */
+  Drop: 1,
+} as const;
+export type OverflowPolicy = 'pause' | 'drop';
+
+/** Resumed's flags (§10.6). */
+export const ResumedFlag = {
+  StdinClosed: 1,
+  Exited: 2,
+  Tty: 4,
+} as const;
+
+/** Bytes of a session id (Started, Resumed, the resume field). */
+export const SESSION_ID_SIZE = 16;
 
 export const ExitKind = {
   Exited: 0,
@@ -106,6 +162,9 @@ export const ErrorCode = {
   CWD_NOT_FOUND: 17,
   USER_NOT_FOUND: 18,
   SPAWN_FAILED: 19,
+  SESSION_NOT_FOUND: 20,
+  SESSION_FORBIDDEN: 21,
+  SESSION_TAKEN_OVER: 22,
   INTERNAL_ERROR: 32,
   SHUTTING_DOWN: 33,
   TOO_MANY_SESSIONS: 34,

@@ -44,6 +44,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
  * message. StdinCredit frames (§8.1.1) are consumed here and exposed as `stdinCredit`.
  */
 export class WebSocketFrameTransport extends FrameTransportBase {
+  readonly framesInOneBuffer = true;
   #credit = INITIAL_STDIN_CREDIT;
   readonly #ws: WebSocket;
   readonly #maxPayload: number;
@@ -139,6 +140,8 @@ export class WebSocketFrameTransport extends FrameTransportBase {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
+    // Stdin is paid for with credit however it was framed (§8.1.1).
+    if (frameTypeOf(frame) === FrameType.Stdin) this.#credit -= frame.length - HEADER_SIZE;
     this.#ws.send(frame, { binary: true }, () => this.#sent());
     return this.#backpressure();
   }
@@ -149,7 +152,6 @@ export class WebSocketFrameTransport extends FrameTransportBase {
     const frame = new Uint8Array(header.length + payload.length);
     frame.set(header, 0);
     frame.set(payload, header.length);
-    if (frameTypeOf(header) === FrameType.Stdin) this.#credit -= payload.length;
     return this.send(frame);
   }
 

@@ -5,7 +5,7 @@ import { dialWithRetry } from '../dial/dialWithRetry.js';
 import { dialerFor } from '../dial/dialerFor.js';
 import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
 import type { ExecSession } from './ExecSession.js';
-import { type ApiTarget, type ExecOptions, execThroughApi, startExecSession } from './execThroughApi.js';
+import { type ApiTarget, type AttachOptions, type Connect, type ExecOptions, attachExecSession, attachThroughApi, execThroughApi, startExecSession } from './execThroughApi.js';
 import { StreamFrameTransport } from './StreamFrameTransport.js';
 
 /** Where to run: straight at a VM's vsock, through an instance registry, or through the API server. */
@@ -37,13 +37,29 @@ export type ExecTarget =
  */
 export async function execInInstance(target: ExecTarget, options: ExecOptions = {}): Promise<ExecSession> {
   if ('apiUrl' in target) return execThroughApi(target, options);
-  return startExecSession(options, async (waitForAgentSeconds, signal) => {
-    const stream = await dialWithRetry(await dialerOf(target), { timeoutSeconds: waitForAgentSeconds, signal });
-    return new StreamFrameTransport(stream);
-  });
+  return startExecSession(options, streamConnect(target));
 }
 
-async function dialerOf(target: Exclude<ExecTarget, ApiTarget>): Promise<AgentDialer> {
+/**
+ * Attaches to a session that lingers in the instance (spec §10.6), by its id: the session
+ * goes on in the returned ExecSession from the output the agent still holds (all of it, or
+ * from `stdoutBytes`/`stderrBytes`). Through the API server only the subject that started
+ * it may attach.
+ */
+export async function attachSession(target: ExecTarget, sessionId: string, options: AttachOptions = {}): Promise<ExecSession> {
+  if ('apiUrl' in target) return attachThroughApi(target, sessionId, options);
+  return attachExecSession(sessionId, options, streamConnect(target));
+}
+
+function streamConnect(target: Exclude<ExecTarget, ApiTarget>): Connect {
+  return async (waitForAgentSeconds, signal) => {
+    const stream = await dialWithRetry(await dialerOf(target), { timeoutSeconds: waitForAgentSeconds, signal });
+    return new StreamFrameTransport(stream);
+  };
+}
+
+/** The dialer a direct target names. */
+export async function dialerOf(target: Exclude<ExecTarget, ApiTarget>): Promise<AgentDialer> {
   if ('dialer' in target) return target.dialer;
   if ('registry' in target) return dialerFor(await target.registry.getRunning(target.instance));
   if ('socketPath' in target) return new HybridVsockDialer({ socketPath: target.socketPath, port: target.port });

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   CodedError,
   DEFAULT_MAX_PAYLOAD,
+  DURABLE_VERSION,
   ErrorCode,
   type ErrorCodeName,
   ExecSessionState,
@@ -16,6 +17,7 @@ import {
   ProtocolError,
   type RawFrame,
   closeCodeForError,
+  encodeError,
   encodePing,
   encodeStdinCredit,
   parseFrame,
@@ -89,6 +91,13 @@ export const FLOW_CONTROL_SLACK = 1024 * 1024;
  * bound while the agent is held back (§8.1.1).
  */
 export const MAX_WAITING_CONTROL_FRAMES = 4096;
+/**
+ * Failures of the relay's own that leave a lingering session to its client (§10.5): the
+ * server is stopping, or the agent does not answer. Every other one hangs the command up.
+ */
+const DETACHING_FAILURES: ReadonlySet<ErrorCodeName> = new Set(['SHUTTING_DOWN', 'PEER_UNRESPONSIVE']);
+/** How long an Error for the agent may take to be written before its connection is dropped. */
+const AGENT_CLOSE_MS = 1000;
 /** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
 const CREDIT_BATCH = 256 * 1024;
 
@@ -126,6 +135,8 @@ export class ExecRelay implements RelaySession {
   #agentPaused = false;
   #creditPending = 0;
   #done = false;
+  /** An Error frame went to the agent (the client's, or ours): the command is hung up, not detached. */
+  #clientEnded = false;
   #keepAlive: KeepAlive | null = null;
   /** The token of our own Ping in flight: its Pong is ours, not the client's. */
   #pingToken: Uint8Array | null = null;
@@ -223,11 +234,14 @@ export class ExecRelay implements RelaySession {
 
   // ---- client → agent (RelaySession, for the dialect) -------------------------------------
 
-  begin(execStart: ExecStartFrame, waitForAgentSeconds: number): void {
+  begin(request: ExecStartFrame, waitForAgentSeconds: number): void {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#requestTimer = null;
-    this.#state.clientFrame(FrameType.ExecStart);
-    this.#record.request = execStart.request;
+    // §10.7: the session's owner is the token's subject, whatever the client said.
+    const execStart = request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request;
+    this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
+    if (execStart.resume) this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
+    else this.#record.request = execStart.request;
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
     // The first frame of the session (the state machine allows nothing before it).
@@ -237,7 +251,10 @@ export class ExecRelay implements RelaySession {
   }
 
   clientFrame(type: number): boolean {
-    return this.#state.clientFrame(type);
+    const relay = this.#state.clientFrame(type);
+    // The client ends the session on purpose (§10.5): its Error goes to the agent, which hangs up.
+    if (relay && type === FrameType.Error) this.#clientEnded = true;
+    return relay;
   }
 
   stdin(payload: Uint8Array): void {
@@ -390,13 +407,18 @@ export class ExecRelay implements RelaySession {
         this.#record.stderrBytes += frame.payload.length;
         dialect.output(frame);
         break;
-      case FrameType.Started: {
+      case FrameType.Started:
+      case FrameType.Resumed: {
         const m = parseFrame(frame);
-        if (m.type === FrameType.Started) this.#record.pid = m.pid;
+        if (m.type === FrameType.Started || m.type === FrameType.Resumed) this.#record.started(m.pid, m.sessionId);
         dialect.started(frame);
         this.#startKeepAlive();
         break;
       }
+      case FrameType.Linger:
+      case FrameType.StdinAck:
+        dialect.notice(frame);
+        break;
       case FrameType.Exit: {
         const m = parseFrame(frame);
         if (m.type !== FrameType.Exit) return;
@@ -448,26 +470,55 @@ export class ExecRelay implements RelaySession {
 
   // ---- ending -----------------------------------------------------------------------------
 
-  /** Ends the session with an Error of ours: to the client, then close 4000+code. */
+  /**
+   * Ends the session with an Error of ours: to the client, then close 4000+code. The agent
+   * hears the Error too, and hangs the command up, unless the session is to survive this
+   * server (§10.5: it is stopping, or the agent does not answer): then its connection just
+   * ends, and a lingering session waits for its client to resume it elsewhere.
+   */
   #fail(code: ErrorCodeName, message: string): void {
     if (this.#done) return;
     this.#dialect.failure(code, message);
+    if (!DETACHING_FAILURES.has(code) && !this.#clientEnded) {
+      this.#clientEnded = true;
+      this.#outbox.pushFrame(encodeError(code, message));
+    }
     this.#finish('error', { error: code, reason: message }, closeCodeForError(ErrorCode[code]), code);
   }
 
   #finish(result: SessionResult, outcome: SessionOutcome, closeCode?: number, closeReason?: string): void {
     if (this.#done) return;
-    this.#done = true;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#clearStartTimer();
     this.#keepAlive?.stop();
     this.#abort.abort();
-    // Ending our side hangs up the command when it is still running (spec §9.9).
-    if (this.#agent) {
-      this.#agent.end();
-      this.#agent.destroy();
-    }
+    this.#closeAgent();
+    this.#done = true;
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
     this.#record.end(result, outcome);
+  }
+
+  /**
+   * Ends the agent's connection: the command is hung up when it does not linger (§9.9), or
+   * detached when it does (§10.5). An Error on its way to the agent (the client's, or ours)
+   * is written first, whatever the connection's backlog, and the connection closed once it
+   * is out (at most AGENT_CLOSE_MS later), so that the command is hung up at once.
+   */
+  #closeAgent(): void {
+    const agent = this.#agent;
+    if (agent === null) return;
+    // A connection the agent already ended (AGENT_DISCONNECTED) takes nothing more.
+    if (this.#clientEnded && agent.writable) for (const batch of this.#outbox.take()) agent.write(batch.bytes);
+    if (this.#clientEnded && agent.writable && agent.writableLength > 0) {
+      agent.end();
+      const timer = setTimeout(() => agent.destroy(), AGENT_CLOSE_MS);
+      agent.once('finish', () => {
+        clearTimeout(timer);
+        agent.destroy();
+      });
+      return;
+    }
+    agent.end();
+    agent.destroy();
   }
 }
