@@ -81,6 +81,14 @@ export class NodeProcess {
     return Number(m[1]);
   }
 
+  /** CPU time the process has used so far (user + system), in milliseconds. */
+  cpuMs(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat, in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+
   /** Resets VmHWM to the current RSS, so a later VmHWM is the peak of what followed. */
   resetPeak(): void {
     writeFileSync(`/proc/${this.pid}/clear_refs`, '5');

@@ -8,6 +8,7 @@ import { cpus, release, totalmem, type } from 'node:os';
 import { AGENT_BUNDLE, BenchStack, GRPC_PORT, INSTANCE, SPAWN_HELPER } from './BenchStack.js';
 import { agentStarts } from './exec/agentStart.js';
 import { type CopySection, measureCopy } from './copy/copySection.js';
+import { reconnectMs, resumabilityCost } from './exec/durable.js';
 import { BenchUsageError, type BenchOptions, USAGE, parseBenchOptions } from './BenchOptions.js';
 import { cliAvailable, cliRoundTrips } from './exec/cli.js';
 import { concurrentSessions } from './exec/concurrency.js';
@@ -113,6 +114,26 @@ async function measureThroughput(options: BenchOptions, figures: Figures, stack:
   figures.add(streamFigure({ id: 'stdin.api', measure: stdinMeasure, path: PATH_LABELS.api, floor: 'floor.ws.send', grpc: 'stdin.grpc' }, bytes, await stdinMs(targetFor(stack, 'api'), bytes)));
 }
 
+async function measureDurable(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {
+  const { resumableBytes: bytes, resumablePairs: pairs, reconnects } = options.sizes;
+  const mib = bytes / 2 ** 20;
+  for (const direction of ['stdout', 'stdin'] as const) {
+    for (const path of PATHS) {
+      progress(`durable sessions: ${pairs} pairs of ${mib} MiB of ${direction} with and without a linger (${path})`);
+      const cost = await resumabilityCost(targetFor(stack, path), direction, bytes, pairs, [stack.server, stack.mux, stack.agent]);
+      const measure = `${direction}, ${mib} MiB: resumable (linger 30 s) ÷ not`;
+      const plainId = `durable.${direction}.${path}.plain`;
+      const cpu = { plainCpuMsPerGiB: cost.plainCpuMsPerGiB, lingeringCpuMsPerGiB: cost.lingeringCpuMsPerGiB, cpuRatio: cost.lingeringCpuMsPerGiB / cost.plainCpuMsPerGiB };
+      figures.add({ id: plainId, measure: `${direction}, ${mib} MiB, not resumable (median of ${pairs}, interleaved)`, path: PATH_LABELS[path], unit: 'MB/s', value: cost.plain });
+      figures.add({ id: `durable.${direction}.${path}`, measure, path: PATH_LABELS[path], unit: 'MB/s', value: cost.lingering, floor: plainId, detail: { pairRatios: cost.ratios, bytes, pairs, ...cpu } });
+    }
+  }
+  progress(`durable sessions: ${reconnects} cuts of a lingering session's connection, timed to output flowing again`);
+  const port = Number(new URL(stack.apiUrl).port);
+  const samples = await reconnectMs(port, { instance: INSTANCE, token: stack.token }, reconnects);
+  figures.add(latencyFigure({ id: 'durable.reconnect.api', measure: 'a cut connection to output flowing again (reset by a proxy; reconnect, resume)', path: PATH_LABELS.api }, samples));
+}
+
 async function measureConcurrency(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {
   const counts = options.sizes.concurrency;
   const runs: Array<[PathName, number]> = [...counts.map((n): [PathName, number] => ['api', n]), ['library', counts[counts.length - 1]]];
@@ -147,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
     await measureMemory(options, figures, stack); // first: fresh processes, no garbage from the streams
     await measureLatency(options, figures, stack);
     await measureThroughput(options, figures, stack);
+    await measureDurable(options, figures, stack);
     await measureConcurrency(options, figures, stack);
     copy = await measureCopy(options.sizes, figures, stack, progress);
   } finally {

@@ -1,7 +1,7 @@
 // 1 GiB (or the mode's size) through the command's stdout and through its stdin.
 import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { type ExecTarget, execInInstance } from '../../src/host/client/index.js';
+import { type ExecOptions, type ExecTarget, execInInstance } from '../../src/host/client/index.js';
 import { grpcExec } from '../grpc/GrpcExecClient.js';
 
 const CHUNK = 64 * 1024;
@@ -26,10 +26,10 @@ function check(what: string, got: number, want: number): void {
   if (got !== want) throw new ShortStreamError(`${what}: ${got} bytes arrived, ${want} expected`);
 }
 
-/** Milliseconds to read `bytes` of the command's stdout. */
-export async function stdoutMs(target: ExecTarget, bytes: number): Promise<number> {
+/** Milliseconds to read `bytes` of the command's stdout (`options`: e.g. a linger). */
+export async function stdoutMs(target: ExecTarget, bytes: number, options: ExecOptions = {}): Promise<number> {
   const t0 = performance.now();
-  const s = await execInInstance(target, { argv: stdoutCommand(bytes) });
+  const s = await execInInstance(target, { ...options, argv: stdoutCommand(bytes) });
   s.closeStdin();
   let got = 0;
   s.stdout.on('data', (c: Buffer) => (got += c.length));
@@ -41,9 +41,9 @@ export async function stdoutMs(target: ExecTarget, bytes: number): Promise<numbe
 }
 
 /** Milliseconds to write `bytes` into `cat >/dev/null` and see it exit. */
-export async function stdinMs(target: ExecTarget, bytes: number): Promise<number> {
+export async function stdinMs(target: ExecTarget, bytes: number, options: ExecOptions = {}): Promise<number> {
   const t0 = performance.now();
-  const s = await execInInstance(target, { argv: STDIN_COMMAND });
+  const s = await execInInstance(target, { ...options, argv: STDIN_COMMAND });
   s.stdout.resume();
   s.stderr.resume();
   await pipeline(Readable.from(zeros(bytes), { objectMode: false }), s.stdin);

@@ -80,6 +80,19 @@ export function judgeTargets(figures: Figures, largestConcurrency: number): Targ
     measured: `${fmt(startP99 != null ? startP99 / 1000 : null)} s`,
     met: startP99 == null ? null : startP99 <= 1000,
   });
+  // Issue 14: resumability costs a stream at most 5 %; a cut costs output less than the CLI's 1 s notice.
+  const durable = ['stdout', 'stdin'].flatMap((dir) => ['library', 'api'].map((path) => figures.get(`durable.${dir}.${path}`)));
+  out.push({
+    name: 'a resumable session (linger) streams within 5 % of one that is not',
+    measured: durable.map((f) => `${f?.id.replace('durable.', '') ?? '?'} ${fmt(f?.ratioToFloor)} (CPU/GiB ${fmt(f?.detail?.cpuRatio as number | undefined)})`).join(', '),
+    met: durable.some((f) => f?.ratioToFloor == null) ? null : durable.every((f) => f!.ratioToFloor! >= 0.95),
+  });
+  const reconnect = figures.get('durable.reconnect.api');
+  out.push({
+    name: 'a cut connection to output flowing again, p99 < 1 s (the CLI says nothing below that)',
+    measured: `p50 ${fmt(reconnect?.latency?.p50, 1)} ms, p99 ${fmt(reconnect?.latency?.p99, 1)} ms`,
+    met: reconnect?.latency?.p99 == null || Number.isNaN(reconnect.latency.p99) ? null : reconnect.latency.p99 < 1000,
+  });
   const library = ['stdout', 'stdin'].map((dir) => figures.get(`${dir}.library`));
   out.push({
     name: 'library stdout and stdin ≥ 1.5× the gRPC baseline',

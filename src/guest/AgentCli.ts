@@ -16,11 +16,22 @@ export interface AgentOptions {
   readonly vsockWaitSeconds: number;
   /** Seconds a new connection has to deliver its ExecStart (spec §9.10). */
   readonly startTimeoutSeconds: number;
+  /** The longest linger a session gets (spec §10.2); 0: no session outlives its connection. */
+  readonly maxLingerSeconds: number;
+  /** Unacknowledged output kept per stream of a lingering session (spec §10.3). */
+  readonly lingerBufferBytes: number;
 }
 
 export const DEFAULT_MAX_SESSIONS = 1024;
 export const DEFAULT_VSOCK_WAIT_SECONDS = 30;
 export const DEFAULT_START_TIMEOUT_SECONDS = 30;
+export const DEFAULT_MAX_LINGER_SECONDS = 3600;
+export const DEFAULT_LINGER_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Bounds of --linger-buffer: a frame's worth at least, and far below the agent's memory. */
+const MIN_LINGER_BUFFER = 64 * 1024;
+const MAX_LINGER_BUFFER = 256 * 1024 * 1024;
+/** The linger's upper bound: a session's timer must stay within a u32 of seconds. */
+const MAX_LINGER_SECONDS = 0xffffffff;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const EPILOGUE = `Every connection carries one exec session (spec/PROTOCOL.md). Commands run in the
@@ -48,6 +59,8 @@ const OPTIONS_HELP: readonly (readonly [string, string, string])[] = [
   ['--spawn-helper', 'PATH', 'path of hypeman-exec-spawn, which starts terminal sessions (default: beside the agent, or build/guest/ of the checkout)'],
   ['--vsock-wait', 'SECONDS', `how long to keep retrying a vsock listen: the device can appear late in boot (default ${DEFAULT_VSOCK_WAIT_SECONDS})`],
   ['--start-timeout', 'SECONDS', `how long a connection has to send its ExecStart; a silent one gets START_TIMEOUT and is closed, so it cannot hold a session slot (default ${DEFAULT_START_TIMEOUT_SECONDS})`],
+  ['--max-linger', 'SECONDS', `the longest a session may outlive its connection, waiting for a resume (spec §10; a request asking more gets this); 0: sessions end with their connection (default ${DEFAULT_MAX_LINGER_SECONDS})`],
+  ['--linger-buffer', 'BYTES', `output a lingering session keeps per stream until its client acknowledges it; when full the command waits, or its oldest output is dropped if it asked so (default ${DEFAULT_LINGER_BUFFER_BYTES})`],
   ['-h, --help', '', 'show this help and exit'],
 ];
 
@@ -102,6 +115,8 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
         'spawn-helper': { type: 'string' },
         'vsock-wait': { type: 'string', default: String(DEFAULT_VSOCK_WAIT_SECONDS) },
         'start-timeout': { type: 'string', default: String(DEFAULT_START_TIMEOUT_SECONDS) },
+        'max-linger': { type: 'string', default: String(DEFAULT_MAX_LINGER_SECONDS) },
+        'linger-buffer': { type: 'string', default: String(DEFAULT_LINGER_BUFFER_BYTES) },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -116,6 +131,14 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
   if (!Number.isFinite(vsockWait) || vsockWait < 0) throw new AgentStartError('INVALID_OPTION', `--vsock-wait must be a number of seconds ≥ 0, got ${args['vsock-wait']}`);
   const startTimeout = Number(args['start-timeout']);
   if (!Number.isFinite(startTimeout) || startTimeout <= 0) throw new AgentStartError('INVALID_OPTION', `--start-timeout must be a number of seconds > 0, got ${args['start-timeout']}`);
+  const maxLinger = Number(args['max-linger']);
+  if (!Number.isInteger(maxLinger) || maxLinger < 0 || maxLinger > MAX_LINGER_SECONDS) {
+    throw new AgentStartError('INVALID_OPTION', `--max-linger must be a whole number of seconds from 0 to ${MAX_LINGER_SECONDS}, got ${args['max-linger']}`);
+  }
+  const lingerBuffer = Number(args['linger-buffer']);
+  if (!Number.isInteger(lingerBuffer) || lingerBuffer < MIN_LINGER_BUFFER || lingerBuffer > MAX_LINGER_BUFFER) {
+    throw new AgentStartError('INVALID_OPTION', `--linger-buffer must be a whole number of bytes from ${MIN_LINGER_BUFFER} to ${MAX_LINGER_BUFFER}, got ${args['linger-buffer']}`);
+  }
   const defaultCwd = args['default-cwd'];
   if (!isAbsolute(defaultCwd)) throw new AgentStartError('INVALID_OPTION', `--default-cwd must be an absolute path inside the container, got ${JSON.stringify(defaultCwd)}`);
   const logLevel = args['log-level'];
@@ -134,5 +157,7 @@ export async function parseAgentOptions(argv: string[]): Promise<AgentOptions | 
     spawnHelper: args['spawn-helper'],
     vsockWaitSeconds: vsockWait,
     startTimeoutSeconds: startTimeout,
+    maxLingerSeconds: maxLinger,
+    lingerBufferBytes: lingerBuffer,
   };
 }

@@ -33,6 +33,8 @@ async function main(): Promise<number> {
       maxSessions: options.maxSessions,
       defaultCwd: options.defaultCwd,
       startTimeoutMs: options.startTimeoutSeconds * 1000,
+      maxLingerSeconds: options.maxLingerSeconds,
+      lingerBufferBytes: options.lingerBufferBytes,
       configuredEnv: options.env,
       log,
     });

@@ -13,4 +13,4 @@ export * from './dial/errors.js';
 export { DEFAULT_DATA_DIR, InstanceRegistry, METADATA_FILE } from './registry/InstanceRegistry.js';
 export { HYPERVISORS, MAX_ID_LENGTH, checkInstanceId, type Hypervisor, type InstanceRecord, type VsockEndpoint } from './registry/InstanceRecord.js';
 export * from './registry/errors.js';
-export { ExitKind, type ExecRequest, type ExitStatus, type WindowDimensions } from '../wire/index.js';
+export { ExitKind, type ExecRequest, type ExitStatus, type OverflowPolicy, type SessionSummary, type WindowDimensions } from '../wire/index.js';

@@ -10,8 +10,11 @@ export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export const MAX_DATA_CHUNK = 64 * 1024;
 
 /** Protocol versions this implementation speaks, newest first (§6). */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_VERSIONS: readonly number[] = [2, 1];
+/** Version 1: one session per connection (§1–§9). Requests that need nothing newer are sent in it. */
 export const PROTOCOL_VERSION = 1;
+/** Version 2: version 1 and durable sessions (§10): linger, resume, acknowledgements, ListSessions. */
+export const DURABLE_VERSION = 2;
 
 /** The vsock port the agent listens on (§7.1). */
 export const AGENT_VSOCK_PORT = 2222;
@@ -39,6 +42,10 @@ export const FrameType = {
   UploadData: 0x0c,
   UploadEntryEnd: 0x0d,
   UploadEnd: 0x0e,
+  /** Version 2: the output the client has received, per stream (§10.4). */
+  OutputAck: 0x06,
+  /** Version 2: a connection's first frame instead of ExecStart: which sessions the agent keeps (§10.8). */
+  ListSessions: 0x07,
   Started: 0x10,
   Stdout: 0x11,
   Stderr: 0x12,
@@ -51,6 +58,14 @@ export const FrameType = {
   DownloadEnd: 0x1c,
   CopyResult: 0x1d,
   DownloadTotals: 0x1e,
+  /** Version 2: right after Started, how long the session survives without a connection (§10.2). */
+  Linger: 0x14,
+  /** Version 2: the first frame of a resumed session, instead of Started (§10.6). */
+  Resumed: 0x15,
+  /** Version 2: the Stdin the agent has taken, in total (§10.5). */
+  StdinAck: 0x16,
+  /** Version 2: the answer to ListSessions (§10.8). */
+  SessionList: 0x17,
   Error: 0x20,
   Ping: 0x21,
   Pong: 0x22,
@@ -71,8 +86,12 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
   [FrameType.StdinClose]: 0,
   [FrameType.WindowSize]: 4,
   [FrameType.Signal]: 1,
+  [FrameType.OutputAck]: 16,
   [FrameType.Started]: 22,
   [FrameType.Exit]: 20,
+  [FrameType.Linger]: 8,
+  [FrameType.Resumed]: 55,
+  [FrameType.StdinAck]: 8,
   [FrameType.Ping]: 8,
   [FrameType.Pong]: 8,
   [FrameType.StdinCredit]: 4,
@@ -87,6 +106,7 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
 /** Smallest payload of variable-layout frames. */
 export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze({
   [FrameType.ExecStart]: 2,
+  [FrameType.ListSessions]: 2,
   [FrameType.Error]: 4,
   [FrameType.CopyTo]: 2,
   [FrameType.CopyFrom]: 2,
@@ -95,6 +115,16 @@ export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze(
   [FrameType.DownloadEntry]: 43,
   [FrameType.StatResult]: 41,
 });
+
+/** Frame types that exist from version 2 on: a version 1 session refuses them (§10.1). */
+export const VERSION_2_FRAME_TYPES: ReadonlySet<number> = new Set([
+  FrameType.OutputAck,
+  FrameType.ListSessions,
+  FrameType.Linger,
+  FrameType.Resumed,
+  FrameType.StdinAck,
+  FrameType.SessionList,
+]);
 
 /** ExecStart field tags (§4.1). Tags with the high bit set are ignorable. */
 export const ExecStartField = {
@@ -105,11 +135,37 @@ export const ExecStartField = {
   Tty: 0x05,
   Timeout: 0x06,
   Window: 0x07,
+  /** Version 2: u32 seconds the session survives without a connection (§10.2). */
+  Linger: 0x08,
+  /** Version 2: u8, what happens when retained output fills its window (§10.3). */
+  Overflow: 0x09,
+  /** Version 2: text, who owns the session (§10.7). */
+  Owner: 0x0a,
+  /** Version 2: 16 bytes, the id of the session to resume (§10.6). */
+  Resume: 0x10,
+  /** Version 2: u64 stdout and u64 stderr bytes the resuming client has received (§10.6). */
+  ResumeOffsets: 0x11,
 } as const;
 export type ExecStartField = (typeof ExecStartField)[keyof typeof ExecStartField];
 
-/** Tags reserved for session resumption in a later version (§10). */
-export const RESERVED_RESUME_FIELDS: readonly number[] = [0x10, 0x11];
+/** What a lingering session's agent does when a stream's retained output fills its window (§10.3). */
+export const Overflow = {
+  /** Stop reading the command's output: nothing is lost (the default). */
+  Pause: 0,
+  /** Keep reading, drop the oldest retained bytes, count them. */
+  Drop: 1,
+} as const;
+export type OverflowPolicy = 'pause' | 'drop';
+
+/** Resumed's flags (§10.6). */
+export const ResumedFlag = {
+  StdinClosed: 1,
+  Exited: 2,
+  Tty: 4,
+} as const;
+
+/** Bytes of a session id (Started, Resumed, the resume field). */
+export const SESSION_ID_SIZE = 16;
 
 export const ExitKind = {
   Exited: 0,
@@ -141,6 +197,9 @@ export const ErrorCode = {
   PATH_ESCAPES: 27,
   CHECKSUM_MISMATCH: 28,
   FILE_CHANGED: 29,
+  SESSION_NOT_FOUND: 20,
+  SESSION_FORBIDDEN: 21,
+  SESSION_TAKEN_OVER: 22,
   INTERNAL_ERROR: 32,
   SHUTTING_DOWN: 33,
   TOO_MANY_SESSIONS: 34,

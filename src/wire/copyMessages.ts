@@ -51,6 +51,9 @@ export interface StatMessage extends StatRequest {
   version: number;
 }
 
+/** The first frame of a copy operation (§12.1). */
+export type CopyRequestMessage = CopyToMessage | CopyFromMessage | StatMessage;
+
 /** The metadata block of an entry or a stat result (§12.6). */
 export interface FileMetadata {
   kind: EntryKind;

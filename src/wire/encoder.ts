@@ -1,5 +1,6 @@
 import {
   DEFAULT_MAX_PAYLOAD,
+  DURABLE_VERSION,
   ErrorCode,
   type ErrorCodeName,
   ExecStartField,
@@ -7,13 +8,16 @@ import {
   FrameType,
   HEADER_SIZE,
   MAX_SIGNAL,
+  Overflow,
   PROTOCOL_VERSION,
+  ResumedFlag,
+  SESSION_ID_SIZE,
   SUPPORTED_VERSIONS,
 } from './constants.js';
 import { encodeCopyMessage } from './copyCodec.js';
 import { fieldFrame, frameOf, writeHeader } from './frameBuffer.js';
 import { FrameTooLargeError, InvalidRequestError } from './errors.js';
-import type { ExecRequest, ExitStatus, Message, WindowDimensions } from './messages.js';
+import type { ExecRequest, ExitStatus, Message, ResumeRequest, ResumedMessage, SessionSummary, WindowDimensions } from './messages.js';
 import { encodeUtf8, truncateUtf8 } from './text.js';
 
 export { writeHeader };
@@ -67,15 +71,36 @@ function checkWindow(window: WindowDimensions, what: string): void {
   }
 }
 
-/**
- * ExecStart in canonical form (spec §4.1.2): fields by ascending tag, repeated fields in
- * order, fields at their default value omitted.
- */
-export function encodeExecStart(
-  request: Partial<ExecRequest>,
-  version: number = PROTOCOL_VERSION,
-  maxPayload: number = DEFAULT_MAX_PAYLOAD,
-): Uint8Array {
+/** What an ExecStart carries: a request to run, or (version 2) a resume; the owner as the API server sets it. */
+export type ExecStartContent = Partial<ExecRequest> & { owner?: string; resume?: ResumeRequest };
+
+function u32Field(what: string, value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new InvalidRequestError(`${what} must be a whole number from 0 to 4294967295, got ${value}`);
+  }
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setUint32(0, value);
+  return v;
+}
+
+function u64Pair(a: number, b: number, what: string): Uint8Array {
+  for (const n of [a, b]) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidRequestError(`${what} must be whole numbers of bytes, got ${n}`);
+  }
+  const v = new Uint8Array(16);
+  const dv = new DataView(v.buffer);
+  dv.setBigUint64(0, BigInt(a));
+  dv.setBigUint64(8, BigInt(b));
+  return v;
+}
+
+/** Whether a request needs version 2 (§10): it lingers, chooses an overflow policy, names an owner or resumes. */
+export function needsDurableVersion(content: ExecStartContent): boolean {
+  return (content.lingerSeconds ?? 0) > 0 || content.overflow === 'drop' || !!content.owner || content.resume !== undefined;
+}
+
+/** The fields of a request to run (§4.1.1, §10.2, §10.3), in canonical order. */
+function requestFields(request: ExecStartContent): Array<[number, Uint8Array]> {
   const fields: Array<[number, Uint8Array]> = [];
   for (const arg of request.argv ?? []) fields.push([ExecStartField.Arg, checkString(arg, 'an argument')]);
   for (const [key, value] of Object.entries(request.env ?? {})) {
@@ -91,11 +116,7 @@ export function encodeExecStart(
   if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0xffffffff) {
     throw new InvalidRequestError(`timeout must be a whole number of seconds from 0 to 4294967295, got ${timeout}`);
   }
-  if (timeout > 0) {
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setUint32(0, timeout);
-    fields.push([ExecStartField.Timeout, v]);
-  }
+  if (timeout > 0) fields.push([ExecStartField.Timeout, u32Field('timeout', timeout)]);
   if (request.window) {
     checkWindow(request.window, 'window');
     const v = new Uint8Array(4);
@@ -104,6 +125,44 @@ export function encodeExecStart(
     dv.setUint16(2, request.window.cols);
     fields.push([ExecStartField.Window, v]);
   }
+  const linger = request.lingerSeconds ?? 0;
+  if (linger !== 0) fields.push([ExecStartField.Linger, u32Field('linger', linger)]);
+  if (request.overflow !== undefined && request.overflow !== 'pause' && request.overflow !== 'drop') {
+    throw new InvalidRequestError(`overflow must be "pause" or "drop", got ${JSON.stringify(request.overflow)}`);
+  }
+  if (request.overflow === 'drop') fields.push([ExecStartField.Overflow, Uint8Array.of(Overflow.Drop)]);
+  return fields;
+}
+
+/** The fields of a resume (§10.6): the session and the offsets; nothing of a request. */
+function resumeFields(content: ExecStartContent & { resume: ResumeRequest }): Array<[number, Uint8Array]> {
+  if (requestFields({ ...content, owner: undefined, resume: undefined }).length > 0) {
+    throw new InvalidRequestError('a resume carries no request (argv, env, cwd, user, tty, timeout, window, linger, overflow): the session has its own');
+  }
+  const { sessionId, stdoutBytes, stderrBytes } = content.resume;
+  if (sessionId.length !== SESSION_ID_SIZE) throw new InvalidRequestError(`a session id is ${SESSION_ID_SIZE} bytes, got ${sessionId.length}`);
+  return [
+    [ExecStartField.Resume, sessionId],
+    [ExecStartField.ResumeOffsets, u64Pair(stdoutBytes, stderrBytes, 'resume offsets')],
+  ];
+}
+
+/**
+ * ExecStart in canonical form (spec §4.1.2): fields by ascending tag, repeated fields in
+ * order, fields at their default value omitted. The version defaults to the oldest that
+ * carries the request: 2 when it lingers, drops, names an owner or resumes (§10), else 1.
+ */
+export function encodeExecStart(
+  content: ExecStartContent,
+  version: number = needsDurableVersion(content) ? DURABLE_VERSION : PROTOCOL_VERSION,
+  maxPayload: number = DEFAULT_MAX_PAYLOAD,
+): Uint8Array {
+  if (version < DURABLE_VERSION && needsDurableVersion(content)) {
+    throw new InvalidRequestError(`linger, overflow drop, owner and resume need protocol version ${DURABLE_VERSION}, not ${version}`);
+  }
+  const fields = content.resume ? resumeFields(content as ExecStartContent & { resume: ResumeRequest }) : requestFields(content);
+  if (content.owner) fields.push([ExecStartField.Owner, checkString(content.owner, 'the owner')]);
+  fields.sort((a, b) => a[0] - b[0]);
   return fieldFrame(FrameType.ExecStart, version, fields, maxPayload);
 }
 
@@ -196,6 +255,57 @@ export function encodePong(token: Uint8Array): Uint8Array {
   return encodeToken(FrameType.Pong, token);
 }
 
+export function encodeOutputAck(stdoutBytes: number, stderrBytes: number): Uint8Array {
+  const { frame } = frameOf(FrameType.OutputAck, 16);
+  frame.set(u64Pair(stdoutBytes, stderrBytes, 'acknowledged output'), HEADER_SIZE);
+  return frame;
+}
+
+export function encodeListSessions(owner = '', version: number = DURABLE_VERSION): Uint8Array {
+  const text = checkString(owner, 'the owner filter');
+  const { frame, view } = frameOf(FrameType.ListSessions, 2 + text.length);
+  view.setUint16(HEADER_SIZE, version);
+  frame.set(text, HEADER_SIZE + 2);
+  return frame;
+}
+
+export function encodeLinger(seconds: number, windowBytes: number): Uint8Array {
+  const { frame } = frameOf(FrameType.Linger, 8);
+  frame.set(u32Field('linger', seconds), HEADER_SIZE);
+  frame.set(u32Field('window', windowBytes), HEADER_SIZE + 4);
+  return frame;
+}
+
+export function encodeResumed(m: Omit<ResumedMessage, 'type'>): Uint8Array {
+  if (m.sessionId.length !== SESSION_ID_SIZE) throw new RangeError(`a session id is ${SESSION_ID_SIZE} bytes, got ${m.sessionId.length}`);
+  const { frame, view } = frameOf(FrameType.Resumed, 55);
+  view.setUint16(HEADER_SIZE, m.version);
+  view.setUint32(HEADER_SIZE + 2, m.pid);
+  frame.set(m.sessionId, HEADER_SIZE + 6);
+  view.setBigUint64(HEADER_SIZE + 22, BigInt(m.stdinBytes));
+  view.setBigUint64(HEADER_SIZE + 30, BigInt(m.stdoutLost));
+  view.setBigUint64(HEADER_SIZE + 38, BigInt(m.stderrLost));
+  view.setUint32(HEADER_SIZE + 46, m.lingerSeconds);
+  view.setUint32(HEADER_SIZE + 50, m.windowBytes);
+  frame[HEADER_SIZE + 54] = (m.stdinClosed ? ResumedFlag.StdinClosed : 0) | (m.exited ? ResumedFlag.Exited : 0) | (m.tty ? ResumedFlag.Tty : 0);
+  return frame;
+}
+
+export function encodeStdinAck(bytes: number): Uint8Array {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`a stdin acknowledgement is a whole number of bytes, got ${bytes}`);
+  const { frame, view } = frameOf(FrameType.StdinAck, 8);
+  view.setBigUint64(HEADER_SIZE, BigInt(bytes));
+  return frame;
+}
+
+export function encodeSessionList(sessions: readonly SessionSummary[], maxPayload: number = DEFAULT_MAX_PAYLOAD): Uint8Array {
+  const text = encodeUtf8(JSON.stringify(sessions));
+  if (text.length > maxPayload) throw new FrameTooLargeError(text.length, maxPayload);
+  const { frame } = frameOf(FrameType.SessionList, text.length);
+  frame.set(text, HEADER_SIZE);
+  return frame;
+}
+
 export function encodeStdinCredit(bytes: number): Uint8Array {
   if (!Number.isInteger(bytes) || bytes < 0 || bytes > 0xffffffff) {
     throw new RangeError(`a stdin credit must be a 32-bit unsigned integer, got ${bytes}`);
@@ -235,6 +345,18 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
       return encodePong(message.token);
     case FrameType.StdinCredit:
       return encodeStdinCredit(message.bytes);
+    case FrameType.OutputAck:
+      return encodeOutputAck(message.stdoutBytes, message.stderrBytes);
+    case FrameType.ListSessions:
+      return encodeListSessions(message.owner, message.version);
+    case FrameType.Linger:
+      return encodeLinger(message.seconds, message.windowBytes);
+    case FrameType.Resumed:
+      return encodeResumed(message);
+    case FrameType.StdinAck:
+      return encodeStdinAck(message.bytes);
+    case FrameType.SessionList:
+      return encodeSessionList(message.sessions, maxPayload);
     default:
       return encodeCopyMessage(message, maxPayload);
   }

@@ -1,7 +1,9 @@
-import { DEFAULT_MAX_PAYLOAD, HEADER_SIZE, PROTOCOL_VERSION } from './constants.js';
-import { encodeExecStart } from './encoder.js';
-import type { ExecRequest } from './messages.js';
+import { DEFAULT_MAX_PAYLOAD, ExecStartField, HEADER_SIZE } from './constants.js';
+import { type ExecStartContent, encodeExecStart, writeHeader } from './encoder.js';
+import { InvalidRequestError } from './errors.js';
+import type { ExecRequest, ResumeRequest } from './messages.js';
 import { parseExecStart } from './parser.js';
+import { encodeUtf8 } from './text.js';
 
 /**
  * A request together with its ExecStart frame (spec §4.1), so that a request is encoded —
@@ -12,24 +14,42 @@ import { parseExecStart } from './parser.js';
 export class ExecStartFrame {
   /** The whole frame, header included. */
   readonly bytes: Uint8Array;
+  readonly version: number;
+  /** What to run; all defaults in a resume, which carries no request (§10.6). */
   readonly request: ExecRequest;
+  /** Version 2: who owns the session (§10.7); undefined when the frame names none. */
+  readonly owner: string | undefined;
+  /** Version 2: the session this frame resumes (§10.6). */
+  readonly resume: ResumeRequest | undefined;
 
-  private constructor(bytes: Uint8Array, request: ExecRequest) {
+  private constructor(bytes: Uint8Array, version: number, content: ExecRequest & { owner?: string; resume?: ResumeRequest }) {
+    const { owner, resume, ...request } = content;
     this.bytes = bytes;
+    this.version = version;
     this.request = request;
+    this.owner = owner;
+    this.resume = resume;
   }
 
-  /** Encodes a request canonically (§4.1.2); throws InvalidRequestError for one it cannot carry. */
-  static encode(request: Partial<ExecRequest>, version: number = PROTOCOL_VERSION, maxPayload: number = DEFAULT_MAX_PAYLOAD): ExecStartFrame {
-    const bytes = encodeExecStart(request, version, maxPayload);
-    return new ExecStartFrame(bytes, {
-      argv: request.argv ?? [],
-      env: request.env ?? {},
-      cwd: request.cwd ?? '',
-      user: request.user ?? '',
-      tty: request.tty ?? false,
-      timeoutSeconds: request.timeoutSeconds ?? 0,
-      ...(request.window ? { window: request.window } : {}),
+  /**
+   * Encodes a request (or a resume) canonically (§4.1.2), in the oldest version that carries
+   * it unless `version` is given; throws InvalidRequestError for one it cannot carry.
+   */
+  static encode(content: ExecStartContent, version?: number, maxPayload: number = DEFAULT_MAX_PAYLOAD): ExecStartFrame {
+    const bytes = encodeExecStart(content, version, maxPayload);
+    const { owner, resume, lingerSeconds, overflow } = content;
+    return new ExecStartFrame(bytes, new DataView(bytes.buffer, bytes.byteOffset).getUint16(HEADER_SIZE), {
+      argv: content.argv ?? [],
+      env: content.env ?? {},
+      cwd: content.cwd ?? '',
+      user: content.user ?? '',
+      tty: content.tty ?? false,
+      timeoutSeconds: content.timeoutSeconds ?? 0,
+      ...(content.window ? { window: content.window } : {}),
+      ...(lingerSeconds ? { lingerSeconds } : {}),
+      ...(overflow === 'drop' ? { overflow } : {}),
+      ...(owner ? { owner } : {}),
+      ...(resume ? { resume } : {}),
     });
   }
 
@@ -38,7 +58,52 @@ export class ExecStartFrame {
    * a buffer that will be reused); throws the ProtocolError its payload deserves.
    */
   static decode(bytes: Uint8Array, supportedVersions?: readonly number[]): ExecStartFrame {
-    const { type: _type, version: _version, ...request } = parseExecStart(bytes.subarray(HEADER_SIZE), supportedVersions);
-    return new ExecStartFrame(bytes, request);
+    const { type: _type, version, ...content } = parseExecStart(bytes.subarray(HEADER_SIZE), supportedVersions);
+    return new ExecStartFrame(bytes, version, content);
   }
+
+  /**
+   * The same frame with `owner` as its owner field (§10.7), whatever owner it named before:
+   * what the API server forwards. The other fields keep their bytes and order; the owner
+   * goes where ascending tags put it.
+   */
+  withOwner(owner: string): ExecStartFrame {
+    if (owner.includes('\0')) throw new InvalidRequestError('an owner must not contain a NUL character');
+    const value = encodeUtf8(owner);
+    const payload = this.bytes.subarray(HEADER_SIZE);
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const kept: Array<[number, number]> = [];
+    let insertAt = -1;
+    let length = 2;
+    for (let at = 2; at < payload.length; ) {
+      const tag = payload[at];
+      const end = at + 5 + view.getUint32(at + 1);
+      if (tag !== ExecStartField.Owner) {
+        if (insertAt < 0 && tag > ExecStartField.Owner) insertAt = kept.length;
+        kept.push([at, end]);
+        length += end - at;
+      }
+      at = end;
+    }
+    if (insertAt < 0) insertAt = kept.length;
+    length += 5 + value.length;
+    const frame = new Uint8Array(HEADER_SIZE + length);
+    writeHeader(frame, 0, this.bytes[HEADER_SIZE - 1], length);
+    frame.set(payload.subarray(0, 2), HEADER_SIZE);
+    let out = HEADER_SIZE + 2;
+    kept.forEach(([start, end], i) => {
+      if (i === insertAt) out = writeField(frame, out, value);
+      frame.set(payload.subarray(start, end), out);
+      out += end - start;
+    });
+    if (insertAt === kept.length) writeField(frame, out, value);
+    return ExecStartFrame.decode(frame);
+  }
+}
+
+function writeField(frame: Uint8Array, at: number, value: Uint8Array): number {
+  frame[at] = ExecStartField.Owner;
+  new DataView(frame.buffer, frame.byteOffset).setUint32(at + 1, value.length);
+  frame.set(value, at + 5);
+  return at + 5 + value.length;
 }

@@ -1,4 +1,4 @@
-import type { ErrorCodeName, ExitKind, FrameType } from './constants.js';
+import type { ErrorCodeName, ExitKind, FrameType, OverflowPolicy } from './constants.js';
 import type { CopyMessage } from './copyMessages.js';
 
 export interface WindowDimensions {
@@ -21,11 +21,30 @@ export interface ExecRequest {
   timeoutSeconds: number;
   /** Initial terminal size (TTY sessions). */
   window?: WindowDimensions;
+  /**
+   * Version 2 (spec §10.2): seconds the session survives without a connection, so that a
+   * client can resume it; 0 or absent: it ends with its connection, as in version 1.
+   */
+  lingerSeconds?: number;
+  /** Version 2 (§10.3): when retained output fills its window, pause the command (default) or drop the oldest bytes. */
+  overflow?: OverflowPolicy;
+}
+
+/** Version 2 (§10.6): the session a request resumes, and how much output its client has. */
+export interface ResumeRequest {
+  sessionId: Uint8Array;
+  /** Stdout bytes the client has received (its offset in the stream). */
+  stdoutBytes: number;
+  stderrBytes: number;
 }
 
 export interface ExecStartMessage extends ExecRequest {
   type: typeof FrameType.ExecStart;
   version: number;
+  /** Version 2 (§10.7): who owns the session; the API server sets it. Absent: none given. */
+  owner?: string;
+  /** Version 2: present when this ExecStart resumes a session instead of starting one. */
+  resume?: ResumeRequest;
 }
 
 export interface DataMessage<T extends number> {
@@ -103,6 +122,78 @@ export interface PongMessage {
   token: Uint8Array;
 }
 
+/** Version 2 (§10.4): output the client has received, per stream, in total. */
+export interface OutputAckMessage {
+  type: typeof FrameType.OutputAck;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+/** Version 2 (§10.8): a connection's first frame asking which sessions the agent keeps. */
+export interface ListSessionsMessage {
+  type: typeof FrameType.ListSessions;
+  version: number;
+  /** Only sessions of this owner; empty: all. */
+  owner: string;
+}
+
+/** Version 2 (§10.2): the session's effective linger and retention window. */
+export interface LingerMessage {
+  type: typeof FrameType.Linger;
+  /** Seconds the session survives without a connection; 0: it does not linger. */
+  seconds: number;
+  /** Output bytes the agent retains per stream until acknowledged (§10.3). */
+  windowBytes: number;
+}
+
+/** Version 2 (§10.6): the first frame of a resumed session. */
+export interface ResumedMessage {
+  type: typeof FrameType.Resumed;
+  version: number;
+  pid: number;
+  sessionId: Uint8Array;
+  /** Stdin payload bytes the agent has taken in total: the client sends again from here. */
+  stdinBytes: number;
+  /** Output bytes after the client's offsets that are no longer held (overflow drop), skipped. */
+  stdoutLost: number;
+  stderrLost: number;
+  lingerSeconds: number;
+  windowBytes: number;
+  stdinClosed: boolean;
+  exited: boolean;
+  tty: boolean;
+}
+
+/** Version 2 (§10.5): Stdin payload bytes the agent has taken in total. */
+export interface StdinAckMessage {
+  type: typeof FrameType.StdinAck;
+  bytes: number;
+}
+
+/** One session as SessionList describes it (§10.8). */
+export interface SessionSummary {
+  /** The session id, 32 hex digits. */
+  id: string;
+  pid: number;
+  argv: string[];
+  owner: string;
+  tty: boolean;
+  /** Milliseconds since the epoch. */
+  startedAt: number;
+  state: 'attached' | 'detached' | 'exited';
+  /** The Exit's code, once the command has ended. */
+  exitCode?: number;
+  lingerSeconds: number;
+  /** When its last connection ended (ms since the epoch), while no connection is attached. */
+  detachedAt?: number;
+}
+
+/** Version 2 (§10.8): the answer to ListSessions. */
+export interface SessionListMessage {
+  type: typeof FrameType.SessionList;
+  sessions: SessionSummary[];
+}
+
 /** WebSocket carrier only (§8.1.1): the client may send `bytes` more Stdin payload bytes. */
 export interface StdinCreditMessage {
   type: typeof FrameType.StdinCredit;
@@ -118,7 +209,9 @@ export type ClientMessage =
   | SignalMessage
   | PingMessage
   | PongMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | OutputAckMessage
+  | ListSessionsMessage;
 
 /** Frames the agent sends to a client. */
 export type AgentMessage =
@@ -128,6 +221,10 @@ export type AgentMessage =
   | ExitMessage
   | ErrorMessage
   | PingMessage
-  | PongMessage;
+  | PongMessage
+  | LingerMessage
+  | ResumedMessage
+  | StdinAckMessage
+  | SessionListMessage;
 
 export type Message = ClientMessage | AgentMessage | StdinCreditMessage | CopyMessage | UploadDataMessage | DownloadDataMessage;

@@ -23,6 +23,9 @@ const EXPECTED_IDS = [
   'tty.library', 'tty.api',
   'stdout.grpc', 'stdout.library', 'stdout.api', 'stdin.grpc', 'stdin.library', 'stdin.api',
   'concurrency.api.5', 'concurrency.api.10', 'concurrency.library.10',
+  'durable.stdout.library', 'durable.stdout.api', 'durable.stdin.library', 'durable.stdin.api',
+  'durable.stdout.library.plain', 'durable.stdout.api.plain', 'durable.stdin.library.plain', 'durable.stdin.api.plain',
+  'durable.reconnect.api',
 ];
 // Copies (issue 17 item 5): each of a large file and a tree, each way, by every way; ssh
 // only where sshd is installed (the bench starts its own).
@@ -62,8 +65,8 @@ describe('npm run bench --smoke', () => {
         const f = report.figures.find((x: { id: string }) => x.id === id);
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
-      assert.equal(report.targets.length, 12);
-      for (const name of [/idle \+ 16 MiB/, /start p99 ≤ 1 s/, /library stdout and stdin ≥ 1\.5×/]) {
+      assert.equal(report.targets.length, 14);
+      for (const name of [/idle \+ 16 MiB/, /start p99 ≤ 1 s/, /library stdout and stdin ≥ 1\.5×/, /within 5 % of one that is not/, /output flowing again/]) {
         assert.ok(report.targets.some((t: { name: string }) => name.test(t.name)), `issue 18's target ${name} is judged`);
       }
       assert.ok(report.targets.some((t: { name: string }) => /large file copied .* as fast as the exec pipe/.test(t.name)), "issue 17's target is judged");

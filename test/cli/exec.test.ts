@@ -258,15 +258,18 @@ describe('hypeman-exec: failures exit 255 with one line naming the cause', () =>
     assert.match(r.stderr, /the agent of instance db is not answering: .*--wait-for-agent/);
   });
 
-  it('an agent that stops answering mid-session (a frozen VM), found by --keepalive', async () => {
-    const p = new CliProcess(['--keepalive', '0.3', 'web', 'sh', '-c', 'echo ready; exec sleep 30'], target.env);
+  it('an agent that stops answering mid-session (a frozen VM), found by --keepalive, and given up once the linger passed', async () => {
+    const p = new CliProcess(['--keepalive', '0.3', '--linger', '2', 'web', 'sh', '-c', 'echo ready; exec sleep 30'], target.env);
     await waitUntil(() => p.stdoutText.includes('ready'), 'the command to start');
     process.kill(target.stack.agentPid, 'SIGSTOP');
     try {
       const r = await p.done;
       assert.equal(r.status, 255);
-      oneLine(r.stderr);
-      assert.match(r.stderr, /the agent of instance web is not answering: /);
+      // After a second the CLI says it is reconnecting; its last line says why it gave up.
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.match(lines[0], lines.length === 2 ? /reconnecting, the command runs on for up to 2 s/ : /not answering/);
+      assert.ok(lines.length <= 2, r.stderr);
+      assert.match(lines.at(-1)!, /^hypeman-exec: the agent of instance web is not answering: .*could not be resumed within its linger of 2 s/);
     } finally {
       process.kill(target.stack.agentPid, 'SIGCONT');
     }

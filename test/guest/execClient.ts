@@ -5,6 +5,7 @@ import {
   FrameType,
   encodeDataFrame,
   encodeExecStart,
+  encodeOutputAck,
   encodeStdinClose,
   parseFrame,
   type ErrorMessage,
@@ -21,6 +22,12 @@ export class ExecConnection {
   readonly socket: Socket;
   readonly messages: Message[] = [];
   readonly closed: Promise<void>;
+  /** Stdout payload bytes so far (cheaper than stdout().length while waiting on a stream). */
+  stdoutBytes = 0;
+  stderrBytes = 0;
+  /** Offsets this connection's output starts at (a resumed session's), when it acknowledges output. */
+  #ackBase: [number, number] | null = null;
+  #acked = 0;
   #waiters: Array<() => void> = [];
   #protocolError: Error | null = null;
 
@@ -30,6 +37,8 @@ export class ExecConnection {
       const message = parseFrame(frame);
       // Data arrives as views of the socket's chunk: keep copies.
       if ('data' in message) message.data = Uint8Array.from(message.data);
+      if (message.type === FrameType.Stdout) this.stdoutBytes += message.data.length;
+      if (message.type === FrameType.Stderr) this.stderrBytes += message.data.length;
       if ('token' in message) message.token = Uint8Array.from(message.token);
       this.messages.push(message);
     });
@@ -39,6 +48,7 @@ export class ExecConnection {
       } catch (error) {
         this.#protocolError = error as Error;
       }
+      this.#maybeAck();
       this.#wake();
     });
     socket.on('error', () => {});
@@ -60,6 +70,24 @@ export class ExecConnection {
       socket.once('connect', () => resolve(new ExecConnection(socket)));
       socket.once('error', reject);
     });
+  }
+
+  /**
+   * Acknowledges output as a client of a lingering session must (spec §10.4): every 256 KiB,
+   * with this connection's output counted from the given offsets.
+   */
+  acknowledgeFrom(stdoutOffset: number, stderrOffset: number): void {
+    this.#ackBase = [stdoutOffset, stderrOffset];
+    this.#acked = 0;
+    this.#maybeAck(true);
+  }
+
+  #maybeAck(now = false): void {
+    const base = this.#ackBase;
+    const received = this.stdoutBytes + this.stderrBytes;
+    if (base === null || this.socket.destroyed || (!now && received - this.#acked < 256 * 1024)) return;
+    this.#acked = received;
+    this.send(encodeOutputAck(base[0] + this.stdoutBytes, base[1] + this.stderrBytes));
   }
 
   send(frame: Uint8Array): void {
@@ -141,7 +169,8 @@ export class ExecConnection {
           return String(m.type);
       }
     };
-    return this.messages.map(one).join(', ') || 'nothing';
+    const shown = this.messages.slice(-20).map(one).join(', ') || 'nothing';
+    return this.messages.length > 20 ? `${this.messages.length} frames, the last 20: ${shown}` : shown;
   }
 
   destroy(): void {

@@ -300,9 +300,9 @@ describe('end of output (spec §9.7)', () => {
 });
 
 describe('protocol errors (spec §3.3)', () => {
-  it('version 2 gets UNSUPPORTED_VERSION with the supported versions', async () => {
+  it('version 3 gets UNSUPPORTED_VERSION with the supported versions', async () => {
     const c = await ExecConnection.open(agent.socketPath);
-    c.send(encodeExecStart({ argv: ['true'] }, 2));
+    c.send(encodeExecStart({ argv: ['true'] }, 3));
     const r = await c.finish();
     c.destroy();
     assert.equal(r.error!.code, 'UNSUPPORTED_VERSION');

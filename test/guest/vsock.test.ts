@@ -59,7 +59,7 @@ describe('sessions over the vsock byte path (FdStream on AF_UNIX)', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hx-fdstream-'));
     path = join(dir, 'agent.sock');
-    server = await AgentServer.start({ root: '/', helperPath: ensureSpawnHelper(), maxSessions: 64, defaultCwd: '/', configuredEnv: {}, startTimeoutMs: 30_000, log: pino({ level: 'silent' }) });
+    server = await AgentServer.start({ root: '/', helperPath: ensureSpawnHelper(), maxSessions: 64, defaultCwd: '/', configuredEnv: {}, startTimeoutMs: 30_000, maxLingerSeconds: 0, lingerBufferBytes: 1 << 20, log: pino({ level: 'silent' }) });
     listener = await UnixFdServer.listen(path);
     listener.on('connection', (stream) => server.accept(stream));
   });

@@ -139,6 +139,37 @@ describe('ExecSession against scripted agents', () => {
     await closeServer(agent.server);
   });
 
+  it('starts again in version 1 against an agent that speaks only that, stdin sent again, and says so', async () => {
+    const versions: number[] = [];
+    const agent = await scriptedAgent((s, received) => {
+      s.on('data', () => {
+        const start = received.find((m) => m.type === FrameType.ExecStart);
+        if (!start || start.type !== FrameType.ExecStart) return;
+        if (start.version !== 1) {
+          versions.push(start.version);
+          s.end(encodeError('UNSUPPORTED_VERSION', `version ${start.version} is not supported`, [1]));
+        } else if (received.some((m) => m.type === FrameType.StdinClose) && !versions.includes(1)) {
+          versions.push(1);
+          const input = Buffer.concat(received.flatMap((m) => (m.type === FrameType.Stdin ? [Buffer.from(m.data)] : [])));
+          assert.equal(start.lingerSeconds, undefined, 'no linger in version 1');
+          s.end(Buffer.concat([started(), encodeDataFrame(FrameType.Stdout, input), exit(input.length)]));
+        }
+      });
+    });
+    const s = await execInInstance({ dialer: { target: agent.path, dial: async () => (await import('node:net')).connect(agent.path) } }, { argv: ['cat'], lingerSeconds: 30 });
+    const downgraded: unknown[] = [];
+    s.on('downgraded', (e) => downgraded.push(e));
+    let out = '';
+    s.stdout.on('data', (c: Buffer) => (out += c));
+    s.stdin.end('sent before the refusal\n');
+    await s.exit;
+    assert.deepEqual(versions, [2, 1]);
+    assert.deepEqual(downgraded, [{ supportedVersions: [1] }]);
+    assert.equal(out, 'sent before the refusal\n');
+    assert.equal((await s.started).lingerSeconds, 0);
+    await closeServer(agent.server);
+  });
+
   it('refuses a request the encoder refuses before connecting (INVALID_REQUEST)', async () => {
     let connections = 0;
     const agent = await scriptedAgent((s) => {

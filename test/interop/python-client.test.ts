@@ -1,6 +1,7 @@
 // A client written in another language from spec/PROTOCOL.md alone (hx_client.py, Python
 // standard library only) against the real agent behind the hybrid vsock mux: if the spec
-// left out anything a client needs, these fail.
+// left out anything a client needs, these fail. Durable sessions (§10) included: it resumes
+// dropped connections, detaches, lists and attaches from the spec's words.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -79,7 +80,33 @@ describe('a Python client written from the spec', () => {
     assert.match(cwd.stderr, /^error CWD_NOT_FOUND 17: .+/);
     const version = await runPython(socket, ['--no-stdin', '--version', '99', '--', 'true']);
     assert.equal(version.status, 255);
-    assert.match(version.stderr, /^error UNSUPPORTED_VERSION 5: .+ supported=1\n$/);
+    assert.match(version.stderr, /^error UNSUPPORTED_VERSION 5: .+ supported=2,1\n$/);
+  });
+
+  it('resumes a session from the spec alone: 4 MiB through cat, the connection dropped twice, nothing lost', async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const r = await runPython(socket, ['--linger', '30', '--cut-after-bytes', '1000000', '--cut-after-bytes', '2500000', '--', 'sh', '-c', 'cat; exit 5'], data);
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(createHash('sha256').update(r.stdout).digest('hex'), createHash('sha256').update(data).digest('hex'));
+    assert.equal(r.stderr.match(/^resumed stdin=\d+ lost=0\/0$/gm)?.length, 2, r.stderr);
+  });
+
+  it('detaches, lists and attaches to a session that ended meanwhile', async () => {
+    const started = await runPython(socket, ['--linger', '30', '--owner', 'py', '--detach', '--', 'sh', '-c', 'sleep 0.3; echo done; exit 4']);
+    assert.equal(started.status, 0, started.stderr);
+    const id = started.stdout.toString().trim();
+    assert.match(id, /^[0-9a-f]{32}$/);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const listed = await runPython(socket, ['--list', '--owner', 'py']);
+    const sessions = JSON.parse(listed.stdout.toString()) as Array<{ id: string; state: string; exitCode?: number }>;
+    assert.deepEqual(sessions.filter((x) => x.id === id).map((x) => [x.state, x.exitCode]), [['exited', 4]]);
+    const other = await runPython(socket, ['--attach', id, '--owner', 'someone-else']);
+    assert.match(other.stderr, /^error SESSION_FORBIDDEN 21: /);
+    const attached = await runPython(socket, ['--attach', id, '--owner', 'py'], '');
+    assert.equal(attached.stdout.toString(), 'done\n');
+    assert.equal(attached.status, 4, attached.stderr);
+    const gone = await runPython(socket, ['--attach', 'ff'.repeat(16)]);
+    assert.match(gone.stderr, /^error SESSION_NOT_FOUND 20: /);
   });
 
   it('is refused at the handshake on a port nobody listens on', async () => {

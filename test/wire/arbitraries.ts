@@ -26,6 +26,74 @@ const execStart = fc
     return m;
   });
 
+/** Version 2 requests: what version 1 carries, and linger, overflow and owner when not at their defaults (§10). */
+const durableExecStart = fc
+  .record({
+    base: execStart,
+    lingerSeconds: fc.integer({ min: 1, max: 0xffffffff }),
+    overflow: fc.option(fc.constant('drop' as const), { nil: undefined }),
+    owner: fc.option(text(30).filter((o) => o !== ''), { nil: undefined }),
+  })
+  .map(({ base, lingerSeconds, overflow, owner }): Message => {
+    const m = { ...base, version: 2, lingerSeconds } as Message & Record<string, unknown>;
+    if (overflow) m.overflow = overflow;
+    if (owner) m.owner = owner;
+    return m;
+  });
+
+const resume = fc
+  .record({
+    sessionId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    stdoutBytes: fc.maxSafeNat(),
+    stderrBytes: fc.maxSafeNat(),
+    owner: fc.option(text(30).filter((o) => o !== ''), { nil: undefined }),
+  })
+  .map(({ owner, ...r }): Message => {
+    const m: Message = { type: FrameType.ExecStart, version: 2, argv: [], env: Object.create(null), cwd: '', user: '', tty: false, timeoutSeconds: 0, resume: r };
+    if (owner) m.owner = owner;
+    return m;
+  });
+
+const summary = fc.record(
+  {
+    id: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex')),
+    pid: fc.nat(),
+    argv: fc.array(text(), { maxLength: 4 }),
+    owner: text(20),
+    tty: fc.boolean(),
+    startedAt: fc.maxSafeNat(),
+    state: fc.constantFrom('attached' as const, 'detached' as const, 'exited' as const),
+    lingerSeconds: fc.nat(),
+    exitCode: fc.integer({ min: 0, max: 255 }),
+    detachedAt: fc.maxSafeNat(),
+  },
+  { requiredKeys: ['id', 'pid', 'argv', 'owner', 'tty', 'startedAt', 'state', 'lingerSeconds'] },
+).map((s) => ({ ...s })); // an ordinary object, as JSON.parse makes
+
+const durable: fc.Arbitrary<Message>[] = [
+  durableExecStart,
+  resume,
+  fc.record({ stdoutBytes: fc.maxSafeNat(), stderrBytes: fc.maxSafeNat() }).map((r): Message => ({ type: FrameType.OutputAck, ...r })),
+  text(30).map((owner): Message => ({ type: FrameType.ListSessions, version: 2, owner })),
+  fc.record({ seconds: fc.nat({ max: 0xffffffff }), windowBytes: fc.nat({ max: 0xffffffff }) }).map((r): Message => ({ type: FrameType.Linger, ...r })),
+  fc
+    .record({
+      pid: fc.nat({ max: 0xffffffff }),
+      sessionId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      stdinBytes: fc.maxSafeNat(),
+      stdoutLost: fc.maxSafeNat(),
+      stderrLost: fc.maxSafeNat(),
+      lingerSeconds: fc.nat({ max: 0xffffffff }),
+      windowBytes: fc.nat({ max: 0xffffffff }),
+      stdinClosed: fc.boolean(),
+      exited: fc.boolean(),
+      tty: fc.boolean(),
+    })
+    .map((r): Message => ({ type: FrameType.Resumed, version: 2, ...r })),
+  fc.maxSafeNat().map((bytes): Message => ({ type: FrameType.StdinAck, bytes })),
+  fc.array(summary, { maxLength: 4 }).map((sessions): Message => ({ type: FrameType.SessionList, sessions })),
+];
+
 const exit = fc
   .oneof(
     fc.record({ kind: fc.constant(ExitKind.Exited), code: fc.integer({ min: 0, max: 255 }), signal: fc.constant(0) }),
@@ -54,11 +122,12 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
   exit,
   fc
     .record({
-      wireCode: fc.constantFrom(1, 2, 3, 4, 16, 17, 18, 19, 32, 33, 34, 35, 48, 49),
+      wireCode: fc.constantFrom(1, 2, 3, 4, 16, 17, 18, 19, 20, 21, 22, 32, 33, 34, 35, 48, 49),
       message: text(200),
     })
     .map((r): Message => ({ type: FrameType.Error, code: 'INTERNAL_ERROR', ...r })),
   fc.uint8Array({ minLength: 8, maxLength: 8 }).map((token): Message => ({ type: FrameType.Ping, token })),
   fc.uint8Array({ minLength: 8, maxLength: 8 }).map((token): Message => ({ type: FrameType.Pong, token })),
   fc.integer({ min: 0, max: 0xffffffff }).map((bytes): Message => ({ type: FrameType.StdinCredit, bytes })),
+  ...durable,
 );

@@ -52,6 +52,6 @@ describe('encoders', () => {
 
   it('put the supported versions in UNSUPPORTED_VERSION errors', () => {
     const [msg] = decodeAll(encodeError('UNSUPPORTED_VERSION', 'no')).map((f) => parseFrame(f));
-    assert.deepEqual(msg.type === FrameType.Error && msg.supportedVersions, [1]);
+    assert.deepEqual(msg.type === FrameType.Error && msg.supportedVersions, [2, 1]);
   });
 });

@@ -23,6 +23,37 @@ describe('ExecStartFrame', () => {
   });
 
   it('throws the protocol error a bad payload deserves', () => {
-    assert.throws(() => ExecStartFrame.decode(encodeExecStart({}, 2)), UnsupportedVersionError);
+    assert.throws(() => ExecStartFrame.decode(encodeExecStart({}, 3)), UnsupportedVersionError);
+  });
+
+  it('is version 1 unless the request needs version 2 (§10)', () => {
+    assert.equal(ExecStartFrame.encode({ argv: ['true'] }).version, 1);
+    assert.equal(ExecStartFrame.encode({ argv: ['true'], lingerSeconds: 30 }).version, 2);
+    assert.equal(ExecStartFrame.encode({ argv: ['true'], overflow: 'drop' }).version, 2);
+    assert.equal(ExecStartFrame.encode({ argv: ['true'] }, 2).version, 2);
+    assert.throws(() => ExecStartFrame.encode({ lingerSeconds: 5 }, 1), InvalidRequestError);
+  });
+
+  it('carries a resume and refuses a request beside it', () => {
+    const id = Uint8Array.from({ length: 16 }, (_, i) => i);
+    const f = ExecStartFrame.encode({ resume: { sessionId: id, stdoutBytes: 5, stderrBytes: 2 ** 40 } });
+    assert.equal(f.version, 2);
+    assert.deepEqual({ ...f.resume!, sessionId: Buffer.from(f.resume!.sessionId).toString('hex') }, { sessionId: Buffer.from(id).toString('hex'), stdoutBytes: 5, stderrBytes: 2 ** 40 });
+    assert.throws(() => ExecStartFrame.encode({ argv: ['ls'], resume: { sessionId: id, stdoutBytes: 0, stderrBytes: 0 } }), InvalidRequestError);
+  });
+
+  it('withOwner replaces the owner and keeps every other field, ignorable ones included', () => {
+    const id = new Uint8Array(16).fill(7);
+    for (const content of [{ argv: ['id'], lingerSeconds: 9, overflow: 'drop' as const, owner: 'mallory' }, { resume: { sessionId: id, stdoutBytes: 1, stderrBytes: 2 } }]) {
+      const f = ExecStartFrame.encode(content).withOwner('alice');
+      assert.equal(f.owner, 'alice');
+      assert.deepEqual(f.bytes, ExecStartFrame.encode({ ...content, owner: 'alice' }).bytes);
+    }
+    // An ignorable field (0x81) keeps its bytes; the owner goes before it, by ascending tag.
+    const withIgnorable = Buffer.from('0000001c01000201000000026964810000000178' + '0a00000003626f62', 'hex');
+    withIgnorable.writeUInt32BE(withIgnorable.length - 5, 0);
+    const f = ExecStartFrame.decode(withIgnorable).withOwner('carol');
+    assert.equal(Buffer.from(f.bytes).toString('hex'), '00000019010002010000000269640a000000056361726f6c810000000178');
+    assert.deepEqual(f.request.argv, ['id']);
   });
 });

@@ -58,12 +58,20 @@ export function messageOf(m: Record<string, unknown>): Message {
     case FrameType.Exit:
       return { ...(m as object), type, kind: exitKinds[m.kind as string] } as Message;
     case FrameType.Started:
+    case FrameType.Resumed:
       return { ...(m as object), type, sessionId: dataOf(m.sessionId) } as Message;
     case FrameType.Ping:
     case FrameType.Pong:
       return { type, token: dataOf(m.token) };
-    case FrameType.ExecStart:
-      return { ...(m as object), type, env: Object.assign(Object.create(null), m.env) } as Message;
+    case FrameType.ExecStart: {
+      const resume = m.resume as Record<string, unknown> | undefined;
+      return {
+        ...(m as object),
+        type,
+        env: Object.assign(Object.create(null), m.env),
+        ...(resume ? { resume: { ...resume, sessionId: dataOf(resume.sessionId) } } : {}),
+      } as Message;
+    }
     default:
       return { ...(m as object), ...bytes, type } as Message;
   }
@@ -75,6 +83,7 @@ export function plain(msg: Message): Record<string, unknown> {
   for (const [k, v] of Object.entries(msg)) {
     if (v instanceof Uint8Array) out[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
     else if (k === 'env' || k === 'window') out[k] = { ...(v as object) };
+    else if (k === 'resume') out[k] = plain(v as unknown as Message);
     else out[k] = v;
   }
   return out;

@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
 import type { AgentLogger } from '../AgentLog.js';
 import {
   CopySessionState,
-  type CopyFromMessage,
-  type CopyToMessage,
+  type CopyRequestMessage,
   type ErrorCodeName,
-  FrameDecoder,
   FrameType,
   type Message,
   ProtocolError,
   type RawFrame,
-  type StatMessage,
   encodeCounts,
   encodeError,
   encodePathError,
@@ -21,7 +17,9 @@ import {
   parseFrame,
 } from '../../wire/index.js';
 import { SessionError } from '../errors.js';
+import type { AgentConnection } from '../session/AgentConnection.js';
 import type { SessionContext } from '../session/AgentSession.js';
+import type { ConnectionOperation } from '../session/firstFrame.js';
 import { CopyError, shown } from './CopyError.js';
 import { CopyWriter } from './CopyWriter.js';
 import { O, closeQuietly } from './RootFs.js';
@@ -29,65 +27,39 @@ import { statPath } from './statPath.js';
 import { TreeReceiver } from './TreeReceiver.js';
 import { TreeSender, isCancelled } from './TreeSender.js';
 
-/** After the agent ended its side, a socket whose bytes are all flushed is closed this much later if the client keeps it open. */
-const LINGER_MS = 10_000;
-
 type Phase = 'awaiting-request' | 'running' | 'ended';
 
 /**
  * One copy operation on one connection (spec §12): Stat, CopyFrom (the agent sends a
- * tree) or CopyTo (the agent receives one), chosen by the client's first frame. It checks
- * the client's frames against the operation's state machine, runs the operation inside the
- * container root, and ends with its result or an Error frame naming the path concerned.
- * It owns the connection; `done` settles once the connection is closed and the operation
- * has let go of every file it held.
+ * tree) or CopyTo (the agent receives one), chosen by the connection's first frame
+ * (firstFrame.ts). It checks the client's frames against the operation's state machine,
+ * runs the operation inside the container root, and ends with its result or an Error frame
+ * naming the path concerned. The connection (AgentConnection) owns the socket; `done`
+ * settles once it is closed and the operation has let go of every file it held.
  */
-export class CopySession {
+export class CopySession implements ConnectionOperation {
   readonly done: Promise<void>;
-  readonly #socket: Duplex;
+  readonly #connection: AgentConnection;
   readonly #context: SessionContext;
   readonly #state = new CopySessionState();
   readonly #writer: CopyWriter;
-  readonly #decoder: FrameDecoder;
   readonly #log: AgentLogger;
   readonly #startedAt = performance.now();
-  #resolveDone!: () => void;
   #phase: Phase = 'awaiting-request';
-  #parsing = true;
-  #socketClosed = false;
   /** The operation has let go of its files (true until one starts). */
   #settled = true;
+  #resolveSettled!: () => void;
   #rootFd = -1;
   #sender: TreeSender | null = null;
   #receiver: TreeReceiver | null = null;
-  #startDeadline: NodeJS.Timeout | null;
-  #linger: NodeJS.Timeout | null = null;
 
-  constructor(socket: Duplex, context: SessionContext) {
-    this.#socket = socket;
+  constructor(connection: AgentConnection, context: SessionContext) {
+    this.#connection = connection;
     this.#context = context;
     this.#log = context.log.child({ session: randomBytes(6).toString('hex') });
-    this.#writer = new CopyWriter(socket, this.#state);
-    this.#decoder = new FrameDecoder((frame) => this.#onFrame(frame));
-    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    const seconds = context.startTimeoutMs / 1000;
-    this.#startDeadline = setTimeout(() => {
-      this.#startDeadline = null;
-      this.#fail(new SessionError('START_TIMEOUT', `no complete request arrived within ${seconds} s of connecting`));
-    }, context.startTimeoutMs);
-
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('end', () => this.#clientGone('the client closed the connection'));
-    socket.on('error', (error) => {
-      this.#clientGone(`connection error: ${error.message}`);
-      socket.destroy();
-    });
-    socket.on('close', () => {
-      this.#socketClosed = true;
-      if (this.#linger !== null) clearTimeout(this.#linger);
-      this.#clientGone('the connection closed');
-      this.#maybeDone();
-    });
+    this.#writer = new CopyWriter(connection.socket, this.#state);
+    const settled = new Promise<void>((resolve) => (this.#resolveSettled = resolve));
+    this.done = Promise.all([connection.done, settled]).then(() => this.#closeRoot());
   }
 
   /** The agent is stopping: the operation ends with SHUTTING_DOWN (an upload leaves no partial file). */
@@ -95,34 +67,28 @@ export class CopySession {
     this.#fail(new SessionError('SHUTTING_DOWN', 'the agent is shutting down; retry when it is back'));
   }
 
-  // ---- from the client ----------------------------------------------------------------------
-
-  #receive(chunk: Buffer): void {
-    if (!this.#parsing) return; // after the end: read only to notice the client's close
-    try {
-      this.#decoder.push(chunk);
-    } catch (error) {
-      this.#parsing = false;
-      if (!(error instanceof ProtocolError)) this.#log.error({ err: error }, 'unexpected failure handling a frame');
-      else this.#log.info({ code: error.code, err: error.message }, 'protocol error from the client');
-      this.#fail(error as Error);
-    }
+  /** The connection's first frame: the request. */
+  begin(request: CopyRequestMessage): void {
+    this.#state.clientFrame(request);
+    this.#begin(request);
+    if (this.#settled) this.#resolveSettled();
   }
 
-  /** Runs inside decoder.push: throwing here ends the operation with a protocol error. */
-  #onFrame(frame: RawFrame): void {
+  // ---- from the connection (ConnectionOperation) --------------------------------------------
+
+  /** A later frame; throwing a ProtocolError ends the operation with it (failed). */
+  frame(frame: RawFrame): void {
+    if (this.#phase === 'ended') return;
     const m = parseFrame(frame);
     if (!this.#state.clientFrame(m)) return; // sent before the client learnt we ended
     switch (m.type) {
-      case FrameType.CopyTo:
-      case FrameType.CopyFrom:
-      case FrameType.Stat:
-        return this.#begin(m);
       case FrameType.Ping:
         this.#writer.send({ type: FrameType.Pong, token: m.token }, encodePong(m.token));
         return;
       case FrameType.Error:
-        return this.#clientGone(`the client ended the operation: ${m.code} ${m.message}`);
+        this.#clientGone(`the client ended the operation: ${m.code} ${m.message}`);
+        this.#connection.destroy();
+        return;
       case FrameType.Pong:
         return;
       default:
@@ -132,9 +98,19 @@ export class CopySession {
 
   // ---- the operation ------------------------------------------------------------------------
 
-  #begin(request: CopyToMessage | CopyFromMessage | StatMessage): void {
-    if (this.#startDeadline !== null) clearTimeout(this.#startDeadline);
-    this.#startDeadline = null;
+  /** The client broke the protocol (or the agent failed handling a frame). */
+  failed(code: ErrorCodeName, message: string): void {
+    this.#fail(new SessionError(code, message));
+  }
+
+  /** The connection ended (closed, half-closed, reset) before the operation did. */
+  connectionLost(reason: string): void {
+    this.#clientGone(reason);
+  }
+
+  // ---- the operation ------------------------------------------------------------------------
+
+  #begin(request: CopyRequestMessage): void {
     this.#phase = 'running';
     this.#log.info({ operation: this.#state.operation, path: Buffer.from(request.path).toString() }, 'copy started');
     try {
@@ -160,7 +136,7 @@ export class CopySession {
         operation = this.#sender.run();
       } else {
         // Upload frames wait (the socket paused) while the files behind them are written.
-        this.#receiver = new TreeReceiver(this.#rootFd, request, { pause: () => this.#socket.pause(), resume: () => this.#socket.resume() });
+        this.#receiver = new TreeReceiver(this.#rootFd, request, { pause: () => this.#connection.pauseReading(), resume: () => this.#connection.resumeReading() });
         operation = this.#receiver.result.then((result) => {
           this.#writer.send({ type: FrameType.CopyResult, ...result }, encodeCounts(FrameType.CopyResult, result.entries, result.bytes));
           return result;
@@ -177,7 +153,7 @@ export class CopySession {
     ).finally(() => {
       this.#settled = true;
       this.#closeRoot();
-      this.#maybeDone();
+      this.#resolveSettled();
     });
   }
 
@@ -212,20 +188,12 @@ export class CopySession {
 
   #finishLog(message: string, fields: Record<string, unknown>): void {
     this.#phase = 'ended';
-    this.#parsing = false;
-    if (this.#startDeadline !== null) clearTimeout(this.#startDeadline);
-    this.#startDeadline = null;
     this.#log.info({ operation: this.#state.operation ?? undefined, ...fields, ms: Math.round(performance.now() - this.#startedAt) }, message);
   }
 
   /** Closes our side once everything is flushed; reading goes on, to see the client close. */
   #closeSocket(): void {
-    this.#writer.end();
-    this.#socket.resume();
-    this.#socket.once('finish', () => {
-      if (this.#socket.readableEnded) this.#socket.destroy();
-      else if (!this.#socketClosed) this.#linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
-    });
+    this.#connection.finish();
   }
 
   /** Stops a running operation: a download's walk, an upload's writes (its temporary file removed). */
@@ -236,23 +204,13 @@ export class CopySession {
 
   /** The client left (closed, reset, or sent Error) before the end. */
   #clientGone(reason: string): void {
-    if (this.#phase === 'ended') {
-      if (!this.#socketClosed && this.#socket.writableFinished) this.#socket.destroy();
-      return;
-    }
+    if (this.#phase === 'ended') return;
     this.#finishLog('client gone: copy stopped', { reason });
     this.#stop(new SessionError('INTERNAL_ERROR', reason));
-    this.#socket.destroy();
   }
 
   #closeRoot(): void {
     if (this.#rootFd >= 0) closeQuietly(this.#rootFd);
     this.#rootFd = -1;
-  }
-
-  #maybeDone(): void {
-    if (!this.#socketClosed || !this.#settled) return;
-    this.#closeRoot();
-    this.#resolveDone();
   }
 }

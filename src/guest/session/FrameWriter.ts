@@ -4,28 +4,18 @@ import { ExecSessionState, FrameType, MAX_DATA_CHUNK, encodeHeader } from '../..
 export type OutputStream = typeof FrameType.Stdout | typeof FrameType.Stderr;
 
 /**
- * The agent's half of one connection: frames out, in order, with the socket's own flow
- * control. Data frames go out as a 5-byte header and the payload in one corked write
- * (writev): the payload is never copied. `write` returns false once the socket is backed
- * up; the caller stops producing until `onDrain` fires.
+ * The agent's half of one connection's exec session: frames out, in order, with the
+ * socket's own flow control. Data frames go out as a 5-byte header and the payload in one
+ * corked write (writev): the payload is never copied. `write` returns false once the socket
+ * is backed up; the caller stops producing until `onDrain` fires.
  */
 export class FrameWriter {
   readonly #socket: Duplex;
   readonly #state: ExecSessionState;
-  #stdoutBytes = 0;
-  #stderrBytes = 0;
 
   constructor(socket: Duplex, state: ExecSessionState) {
     this.#socket = socket;
     this.#state = state;
-  }
-
-  get stdoutBytes(): number {
-    return this.#stdoutBytes;
-  }
-
-  get stderrBytes(): number {
-    return this.#stderrBytes;
   }
 
   /** False while frames are waiting in the socket's buffer beyond its high-water mark. */
@@ -37,11 +27,7 @@ export class FrameWriter {
     return this.#socket.writable && !this.#socket.destroyed;
   }
 
-  onDrain(listener: () => void): void {
-    this.#socket.on('drain', listener);
-  }
-
-  /** A complete frame (Started, Exit, Error, Pong). Dropped once the session has ended. */
+  /** A complete frame (Started, Exit, Error, Pong…). Dropped once the session has ended. */
   send(type: number, frame: Uint8Array): boolean {
     if (!this.open || this.#state.ended || !this.#state.agentFrame(type)) return !this.backedUp;
     return this.#socket.write(frame);
@@ -57,14 +43,7 @@ export class FrameWriter {
       this.#socket.write(encodeHeader(type, chunk.length));
       ok = this.#socket.write(chunk);
       this.#socket.uncork();
-      if (type === FrameType.Stdout) this.#stdoutBytes += chunk.length;
-      else this.#stderrBytes += chunk.length;
     }
     return ok;
-  }
-
-  /** Ends the stream after everything written so far has been flushed. */
-  end(): void {
-    if (!this.#socket.writableEnded && !this.#socket.destroyed) this.#socket.end();
   }
 }

@@ -1,6 +1,7 @@
 import yargs, { type Argv } from 'yargs';
 import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from './cliCommon.js';
 import { CP_COMMAND, type CpOptions, parseCpOptions } from './cp/CpOptions.js';
+import type { OverflowPolicy } from '../../wire/index.js';
 
 export { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError };
 
@@ -19,6 +20,11 @@ export interface CliOptions extends ApiOptions {
   waitForAgentSeconds: number;
   /** Ping a silent agent after this long; give up when not even a Pong comes in as long again. 0: never. */
   keepAliveSeconds: number;
+  /** Seconds the session survives a lost connection (spec §10); 0: it ends with it. */
+  lingerSeconds: number;
+  overflow: OverflowPolicy;
+  /** Start the session, print its id and leave it running for its linger. */
+  detach: boolean;
   /** A line to print on stderr before the session (what was asked for and cannot be done). */
   warning?: string;
 }
@@ -29,10 +35,33 @@ export interface ListOptions extends ApiOptions {
   json: boolean;
 }
 
+/** `hypeman-exec ps <instance>`: the sessions the token's subject has there. */
+export interface PsOptions extends ApiOptions {
+  ps: true;
+  instance: string;
+  json: boolean;
+}
+
+/** `hypeman-exec attach <instance> <session>`: go on with a session that lingers. */
+export interface AttachCliOptions extends ApiOptions {
+  attach: true;
+  instance: string;
+  sessionId: string;
+  /** Forward local stdin (otherwise the session's stdin is left as it is). */
+  stdin: boolean;
+  keepAliveSeconds: number;
+}
+
 const DEFAULT_KEEPALIVE_SECONDS = 30;
+/** What the CLI asks for by default, so that a dropped connection loses nothing (spec §10). */
+export const DEFAULT_LINGER_SECONDS = 30;
 
 /** The word that lists instances instead of naming one (an instance called ls: `hypeman-exec -- ls`). */
 export const LIST_COMMAND = 'ls';
+/** The word that lists an instance's sessions. */
+export const PS_COMMAND = 'ps';
+/** The word that attaches to a session. */
+export const ATTACH_COMMAND = 'attach';
 
 const EXAMPLES: Array<[string, string]> = [
   ['$0 web-1 whoami', 'run a command and print its output'],
@@ -42,6 +71,9 @@ const EXAMPLES: Array<[string, string]> = [
   ['$0 -e LANG=C.UTF-8 -e HOME -w /srv -u app web-1 env', 'environment (a bare NAME copies the local value), workdir and user'],
   ['$0 --timeout 30 --wait-for-agent 60 web-1 make test', 'kill after 30 s (exit 124); wait up to 60 s for a booting VM'],
   [`$0 ${LIST_COMMAND}`, 'the instances your token may use, with their state (like docker ps; --json for scripts)'],
+  ['$0 --detach web-1 make test', 'start a command, print its session id, leave it running (for --linger seconds unless attached)'],
+  [`$0 ${PS_COMMAND} web-1`, 'your sessions on web-1: id, command, start, state (attached, detached, exited)'],
+  [`$0 ${ATTACH_COMMAND} web-1 SESSION`, 'go on with a session: its output from what the agent still holds, your stdin to it'],
   ['$0 cp ./site web-1:/srv', 'copy a directory into an instance (cp --help: from it, tar streams, -a, -L)'],
 ];
 
@@ -58,6 +90,15 @@ the command within half a second and the session was hung up; 129 on SIGHUP (the
 is hung up at once); 141 when the local stdout was closed (the command is hung up, as a
 local one would get SIGPIPE).
 
+Dropped connections: a session survives a lost connection to the API server (a sleeping
+laptop, a new network, a restarted server) for --linger seconds (default ${DEFAULT_LINGER_SECONDS}):
+the CLI reconnects by itself and nothing is lost or repeated; it says so on stderr only when
+that takes more than a second. --linger 0 ends the command with the connection, as before.
+--detach starts a session and leaves it running without a connection; ${ATTACH_COMMAND} goes on
+with one (a terminal's size is sent again); ${PS_COMMAND} lists yours. A session nobody attaches to
+within its linger is hung up. While detached, a command whose output is not read waits when
+the agent holds 4 MiB of it (--overflow drop: it runs on and the oldest output is dropped).
+
 TTY: by default a terminal is used when both stdin and stdout are terminals; -t forces
 one, --no-tty (-T) forbids it. With stdin not a terminal, -t alone gives the command a
 terminal fed from stdin (ended with ^D at local EOF), while -it warns and runs without one.
@@ -71,7 +112,11 @@ Environment: HYPEMAN_API_URL (default ${DEFAULT_API_URL}), HYPEMAN_TOKEN (a toke
 ${TOKEN_SOURCES}).`;
 
 /** Options that only make sense for running a command (not for ls), as yargs keys. */
-const EXEC_ONLY = ['stdin', 'tty', 'T', 'env', 'workdir', 'user', 'timeout', 'waitForAgent', 'keepalive'] as const;
+const EXEC_ONLY = ['stdin', 'tty', 'T', 'env', 'workdir', 'user', 'timeout', 'waitForAgent', 'keepalive', 'linger', 'overflow', 'detach'] as const;
+/** What attach takes besides --api-url and --token. */
+const ATTACH_KEYS: ReadonlySet<string> = new Set(['stdin', 'keepalive']);
+/** Options that take a value, as typed: a subcommand's options may follow its words. */
+const VALUE_OPTIONS = new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', '--timeout', '--wait-for-agent', '--keepalive', '--linger', '--overflow', '--api-url', '--token']);
 
 function parseEnv(entries: string[], local: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
@@ -114,8 +159,8 @@ function parser(version: string): Argv {
     yargs()
       .scriptName('hypeman-exec')
       .usage(
-        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
-          'Run a command inside a microVM instance, like docker exec or kubectl exec; ls lists the\ninstances your token may use; cp copies files to or from an instance (hypeman-exec cp --help).',
+        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 ${PS_COMMAND} <instance> [--json]\n   or: $0 ${ATTACH_COMMAND} [--no-stdin] <instance> <session>\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
+          `Run a command inside a microVM instance, like docker exec or kubectl exec; ${LIST_COMMAND} lists the\ninstances your token may use, ${PS_COMMAND} your sessions on one, ${ATTACH_COMMAND} goes on with one;\ncp copies files to or from an instance (hypeman-exec cp --help).`,
       )
       // The command's own arguments stay strings as typed (`echo 007` prints 007).
       .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'strip-dashed': true, 'parse-positional-numbers': false })
@@ -130,7 +175,10 @@ function parser(version: string): Argv {
       .option('timeout', { requiresArg: true, description: 'kill the command after this many seconds (exit status 124); 0, the default: never' })
       .option('wait-for-agent', { requiresArg: true, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting; default 0)' })
       .option('keepalive', { requiresArg: true, description: `ping an agent silent for this many seconds (default ${DEFAULT_KEEPALIVE_SECONDS}); give up (255) when no answer comes in as long again, as with a frozen VM; 0: never` })
-      .option('json', { type: 'boolean', description: `${LIST_COMMAND} only: print the instances as JSON, for scripts` })
+      .option('linger', { requiresArg: true, description: `seconds the session survives a lost connection, reconnected without losing a byte (default ${DEFAULT_LINGER_SECONDS}; the agent may cap it); 0: the command ends with the connection` })
+      .option('overflow', { choices: ['pause', 'drop'], requiresArg: true, description: 'while nobody is attached and 4 MiB of output waits: pause the command (default) or drop its oldest output' })
+      .option('detach', { alias: 'd', type: 'boolean', description: `start the session, print its id and leave it running (for --linger seconds unless attached: hypeman-exec ${ATTACH_COMMAND})` })
+      .option('json', { type: 'boolean', description: `${LIST_COMMAND} and ${PS_COMMAND}: print JSON, for scripts` })
       // Defaults from the environment are applied after parsing, so --help never prints a token.
       .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
       .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
@@ -175,7 +223,7 @@ export async function parseCliOptions(
   env: NodeJS.ProcessEnv,
   terminals: Terminals,
   version: string,
-): Promise<CliOptions | ListOptions | CpOptions | Answer> {
+): Promise<CliOptions | ListOptions | PsOptions | AttachCliOptions | CpOptions | Answer> {
   const first = await parse(argv, version);
   if ('answer' in first) return first.answer;
   // yargs stops at the first word that is not an option (or after --) and hands back that
@@ -218,6 +266,9 @@ export async function parseCliOptions(
     if (execOnly) throw new UsageError(`${LIST_COMMAND} takes only --json, --api-url and --token; ${optionName(execOnly)} is for running a command`);
     return { list: true, json: args.json === true, apiUrl, token };
   }
+  if ((target === PS_COMMAND || target === ATTACH_COMMAND) && !explicit) {
+    return subcommand(target, argv.slice(0, argv.length - words.length), rest, version, env);
+  }
   if (args.json !== undefined) throw new UsageError(`--json goes with ${LIST_COMMAND}: hypeman-exec ${LIST_COMMAND} --json`);
   if (target === undefined) throw new UsageError(`which instance? Usage: hypeman-exec [options] <instance> [--] [command...]; hypeman-exec ${LIST_COMMAND} lists them`);
 
@@ -233,9 +284,19 @@ export async function parseCliOptions(
     warning = 'stdin is not a terminal: running without a TTY, as -i alone (-t without -i keeps one for piped input)';
   }
 
+  const lingerSeconds = seconds('--linger', args.linger, DEFAULT_LINGER_SECONDS);
+  if (!Number.isInteger(lingerSeconds) || lingerSeconds > 0xffffffff) throw new UsageError(`--linger takes a whole number of seconds, got ${JSON.stringify(String(args.linger))}`);
+  const detach = args.detach === true;
+  if (detach && lingerSeconds === 0) throw new UsageError('--detach needs a linger: a session with --linger 0 ends with its connection');
+  // A detached command has nobody's terminal to share: a TTY only when -t asks for one.
+  if (detach && args.tty !== true) tty = false;
+
   return {
     instance: target,
     command: rest,
+    lingerSeconds,
+    overflow: (args.overflow as OverflowPolicy | undefined) ?? 'pause',
+    detach,
     stdin: (args.stdin as boolean | undefined) ?? true,
     tty,
     env: parseEnv(strings(args.env), env),
@@ -250,6 +311,58 @@ export async function parseCliOptions(
   };
 }
 
+/**
+ * `ps <instance>` and `attach <instance> <session>`: their words, and options before, among
+ * or after them (`hypeman-exec ps web-1 --json`).
+ */
+async function subcommand(
+  name: typeof PS_COMMAND | typeof ATTACH_COMMAND,
+  before: string[],
+  words: string[],
+  version: string,
+  env: NodeJS.ProcessEnv,
+): Promise<PsOptions | AttachCliOptions | Answer> {
+  const options: string[] = [];
+  const positionals: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (word === '--') {
+      positionals.push(...words.slice(i + 1));
+      break;
+    }
+    if (!/^-./.test(word)) positionals.push(word);
+    else {
+      options.push(word);
+      if (VALUE_OPTIONS.has(word) && i + 1 < words.length) options.push(words[++i]);
+    }
+  }
+  const parsed = await parse([...before, ...options], version);
+  if ('answer' in parsed) return parsed.answer;
+  const args = parsed.args;
+  const apiUrl = String(args.apiUrl ?? (env.HYPEMAN_API_URL || DEFAULT_API_URL));
+  if (!/^(https?|wss?):\/\//.test(apiUrl)) throw new UsageError(`--api-url must start with http:// or https://, got ${JSON.stringify(apiUrl)}`);
+  const token = String(args.token ?? env.HYPEMAN_TOKEN ?? '');
+  const allowed = name === PS_COMMAND ? new Set(['json']) : ATTACH_KEYS;
+  const stray = [...EXEC_ONLY, 'json' as const].find((key) => args[key] !== undefined && !allowed.has(key));
+  if (stray) throw new UsageError(`${name} takes ${name === PS_COMMAND ? '--json' : '--no-stdin, --keepalive'}, --api-url and --token, not ${optionName(stray)}`);
+  if (name === PS_COMMAND) {
+    if (positionals.length !== 1) throw new UsageError(`usage: hypeman-exec ${PS_COMMAND} <instance> [--json]`);
+    return { ps: true, instance: positionals[0], json: args.json === true, apiUrl, token };
+  }
+  if (positionals.length !== 2) throw new UsageError(`usage: hypeman-exec ${ATTACH_COMMAND} <instance> <session> (the session id comes from --detach or hypeman-exec ${PS_COMMAND} <instance>)`);
+  const [instance, sessionId] = positionals;
+  if (!/^[0-9a-f]{32}$/i.test(sessionId)) throw new UsageError(`${JSON.stringify(sessionId)} is not a session id (32 hex digits, as hypeman-exec ${PS_COMMAND} ${instance} shows them)`);
+  return {
+    attach: true,
+    instance,
+    sessionId: sessionId.toLowerCase(),
+    stdin: (args.stdin as boolean | undefined) ?? true,
+    keepAliveSeconds: seconds('--keepalive', args.keepalive, DEFAULT_KEEPALIVE_SECONDS),
+    apiUrl,
+    token,
+  };
+}
+
 /** yargs's message, with the option as typed where it names one without its dashes. */
 function usageMessage(message: string): string {
   const missing = /^Not enough arguments following: (\S+)$/.exec(message);
@@ -257,6 +370,6 @@ function usageMessage(message: string): string {
   return `${missing[1].length === 1 ? '-' : '--'}${missing[1]} needs a value`;
 }
 
-function optionName(key: (typeof EXEC_ONLY)[number]): string {
+function optionName(key: (typeof EXEC_ONLY)[number] | 'json'): string {
   return key === 'T' ? '-T' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -1,7 +1,7 @@
 import { finished } from 'node:stream/promises';
-import { execThroughApi } from '../client/execThroughApi.js';
-import type { ExecSession } from '../client/ExecSession.js';
-import type { CliOptions, LocalStreams } from './CliOptions.js';
+import { attachThroughApi, execThroughApi } from '../client/execThroughApi.js';
+import type { ExecSession, ReconnectingEvent, ResumedEvent } from '../client/ExecSession.js';
+import type { AttachCliOptions, CliOptions, LocalStreams } from './CliOptions.js';
 import { describeFailure } from './describeFailure.js';
 import { CliExit } from './CliExit.js';
 import { TerminalGuard } from './TerminalGuard.js';
@@ -13,13 +13,18 @@ import { TerminalGuard } from './TerminalGuard.js';
  */
 export const HANG_UP_GRACE_MS = 500;
 
+/** A lost connection is mentioned on stderr only when reconnecting takes longer than this. */
+export const RECONNECT_NOTICE_MS = 1000;
+
 /**
- * Runs one exec session for the CLI: local stdin to the command, its output to the local
- * stdout and stderr (with backpressure), signals forwarded, the terminal raw and resized in
- * a TTY session and restored on every way out. Resolves with the CLI's exit status; never
- * rejects (a failure is one line on stderr and status 255).
+ * Runs one exec session for the CLI, or attaches to one: local stdin to the command, its
+ * output to the local stdout and stderr (with backpressure), signals forwarded, the
+ * terminal raw and resized in a TTY session and restored on every way out; a lost
+ * connection reconnected (said on stderr when that takes over a second). With --detach:
+ * the session's id on stdout, and the command left running. Resolves with the CLI's exit
+ * status; never rejects (a failure is one line on stderr and status 255).
  */
-export async function runCliSession(options: CliOptions, local: LocalStreams = process): Promise<number> {
+export async function runCliSession(options: CliOptions | AttachCliOptions, local: LocalStreams = process): Promise<number> {
   const run = new CliRun(options, local);
   try {
     return await run.execute();
@@ -29,9 +34,9 @@ export async function runCliSession(options: CliOptions, local: LocalStreams = p
 }
 
 class CliRun {
-  readonly #options: CliOptions;
+  readonly #options: CliOptions | AttachCliOptions;
   readonly #local: LocalStreams;
-  readonly #guard: TerminalGuard | undefined;
+  readonly #guard: TerminalGuard;
   readonly #connecting = new AbortController();
   #session: ExecSession | undefined;
   /** Set when this side decided to end the session; it wins over how the session then ends. */
@@ -42,10 +47,10 @@ class CliRun {
   readonly #handlers: Array<[NodeJS.Signals, () => void]>;
   readonly #onResize = () => this.#session?.resize(this.#window()!);
 
-  constructor(options: CliOptions, local: LocalStreams) {
+  constructor(options: CliOptions | AttachCliOptions, local: LocalStreams) {
     this.#options = options;
     this.#local = local;
-    this.#guard = options.tty ? new TerminalGuard(local.stdin) : undefined;
+    this.#guard = new TerminalGuard(local.stdin);
     this.#handlers = [
       ['SIGINT', () => this.#interrupt()],
       ['SIGTERM', () => this.#forwardThenHangUp('SIGTERM', CliExit.TERMINATED)],
@@ -59,23 +64,14 @@ class CliRun {
   async execute(): Promise<number> {
     const o = this.#options;
     try {
-      const session = await execThroughApi(
-        { apiUrl: o.apiUrl, instance: o.instance, token: o.token || undefined },
-        {
-          argv: o.command,
-          env: o.env,
-          cwd: o.workdir,
-          user: o.user,
-          tty: o.tty,
-          timeoutSeconds: o.timeoutSeconds,
-          window: o.tty ? this.#window() : undefined,
-          waitForAgentSeconds: o.waitForAgentSeconds,
-          keepAliveMs: o.keepAliveSeconds * 1000,
-          signal: this.#connecting.signal,
-        },
-      );
+      const session = await this.#open();
       this.#session = session;
-      this.#attach(session);
+      this.#watch(session);
+      if ('detach' in o && o.detach) return await this.#leaveRunning(session);
+      // An attached session says whether it has a terminal in Resumed.
+      const tty = 'attach' in o ? (await session.started).tty : o.tty;
+      this.#attach(session, tty);
+      if ('attach' in o) await this.#attached(session, tty);
       const status = await session.exit;
       // The command ended by itself: a hang-up still pending would only misreport it.
       clearTimeout(this.#hangUpTimer);
@@ -83,21 +79,89 @@ class CliRun {
       return this.#giveUpStatus ?? status.code;
     } catch (err) {
       if (this.#giveUpStatus !== undefined) return this.#giveUpStatus;
-      this.#guard?.restore();
+      this.#guard.restore();
       this.#local.stderr.write(`hypeman-exec: ${await describeFailure(err, o)}\n`);
       return CliExit.FAILURE;
     }
   }
 
+  /** The session: a new one, or (attach) one that lingers. */
+  #open(): Promise<ExecSession> {
+    const o = this.#options;
+    const target = { apiUrl: o.apiUrl, instance: o.instance, token: o.token || undefined };
+    if ('attach' in o) return attachThroughApi(target, o.sessionId, { keepAliveMs: o.keepAliveSeconds * 1000, signal: this.#connecting.signal });
+    return execThroughApi(target, {
+      argv: o.command,
+      env: o.env,
+      cwd: o.workdir,
+      user: o.user,
+      tty: o.tty,
+      timeoutSeconds: o.timeoutSeconds,
+      window: o.tty ? this.#window() : undefined,
+      lingerSeconds: o.lingerSeconds,
+      overflow: o.overflow,
+      waitForAgentSeconds: o.waitForAgentSeconds,
+      keepAliveMs: o.keepAliveSeconds * 1000,
+      signal: this.#connecting.signal,
+    });
+  }
+
+  /** --detach: the id on stdout, the command left running for its linger. */
+  async #leaveRunning(session: ExecSession): Promise<number> {
+    const { sessionId, lingerSeconds } = await session.started;
+    if (lingerSeconds === 0) {
+      session.close();
+      this.#say(`the agent of ${this.#options.instance} keeps no sessions without a connection (its --max-linger is 0, or it speaks protocol version 1 only): the command was hung up`);
+      return CliExit.FAILURE;
+    }
+    this.#local.stdout.write(`${sessionId}\n`);
+    session.detach();
+    return 0;
+  }
+
+  /** An attached session: its terminal takes this one's size; output it no longer holds is mentioned. */
+  async #attached(session: ExecSession, tty: boolean): Promise<void> {
+    const { stdoutLost, stderrLost } = await session.started;
+    const window = this.#window();
+    if (tty && window) session.resize(window);
+    if (stdoutLost + stderrLost > 0) this.#say(`the agent no longer holds the first ${stdoutLost + stderrLost} bytes of this session's output (acknowledged by the client attached before, or dropped): it goes on from there`);
+  }
+
+  /** Tells the user about a lost connection, once it has taken longer than RECONNECT_NOTICE_MS. */
+  #watch(session: ExecSession): void {
+    let notice: NodeJS.Timeout | undefined;
+    let said = false;
+    session.on('reconnecting', (e: ReconnectingEvent) => {
+      if (e.attempt !== 1) return;
+      notice = setTimeout(() => {
+        said = true;
+        this.#say(`lost the connection to the API server (${e.error.message}); reconnecting, the command runs on for up to ${session.lingerSeconds} s…`);
+      }, Math.max(0, RECONNECT_NOTICE_MS - e.downtimeMs));
+    });
+    session.on('resumed', (e: ResumedEvent) => {
+      clearTimeout(notice);
+      const lost = e.stdoutLost + e.stderrLost;
+      if (said) this.#say(`reconnected after ${(e.downtimeMs / 1000).toFixed(1)} s${lost > 0 ? '' : '; nothing was lost'}`);
+      said = false;
+      if (lost > 0) this.#say(`${lost} bytes of output were dropped while disconnected (--overflow drop)`);
+    });
+    session.once('downgraded', () => this.#say(`the agent of ${this.#options.instance} speaks protocol version 1 only: this session cannot survive a dropped connection`));
+    void session.exit.finally(() => clearTimeout(notice)).catch(() => undefined);
+  }
+
+  #say(text: string): void {
+    this.#local.stderr.write(`hypeman-exec: ${text}\n`);
+  }
+
   dispose(): void {
     clearTimeout(this.#hangUpTimer);
-    this.#guard?.restore();
+    this.#guard.restore();
     for (const [signal, handler] of this.#handlers) process.removeListener(signal, handler);
     this.#local.stdout.removeListener('resize', this.#onResize);
     this.#local.stdin.unpipe();
   }
 
-  #attach(session: ExecSession): void {
+  #attach(session: ExecSession, tty: boolean): void {
     const { stdin, stdout, stderr } = this.#local;
     stdout.on('error', (err: NodeJS.ErrnoException) => {
       // Nobody reads our output any more: stop the command as a local pipeline would.
@@ -111,15 +175,16 @@ class CliRun {
     session.stdout.pipe(stdout, { end: false });
     session.stderr.pipe(stderr, { end: false });
 
-    if (this.#options.tty) {
-      this.#guard!.enterRawMode();
+    if (tty) {
+      this.#guard.enterRawMode();
       stdout.on('resize', this.#onResize);
     }
     if (this.#options.stdin) {
       // A local stdin that fails (a terminal gone) is the end of input.
       stdin.on('error', () => session.closeStdin());
       stdin.pipe(session.stdin);
-    } else {
+    } else if (!('attach' in this.#options)) {
+      // attach --no-stdin leaves the session's stdin as it is.
       session.closeStdin();
     }
   }

@@ -1,6 +1,6 @@
-import { ApiRefusedError, ApiUnreachableError, ExecClientError, RemoteExecError } from '../client/errors.js';
+import { ApiRefusedError, ApiUnreachableError, ExecClientError, PeerUnresponsiveError, RemoteExecError, SessionLostError } from '../client/errors.js';
 import { type ApiConnection, getInstance, listInstances } from '../client/instances.js';
-import { LIST_COMMAND, TOKEN_SOURCES } from './CliOptions.js';
+import { LIST_COMMAND, PS_COMMAND, TOKEN_SOURCES } from './CliOptions.js';
 import { nearNames } from './nearNames.js';
 
 /** What the CLI knows when something fails: where it went, with what, and for which instance. */
@@ -35,9 +35,18 @@ export async function describeFailure(err: unknown, ctx: FailureContext): Promis
         return notRunning(ctx);
       case 'AGENT_DISCONNECTED':
         return `lost the agent of instance ${instance} mid-session: ${err.message}; check that the instance is still running`;
+      case 'SESSION_NOT_FOUND':
+        return `${err.message}; hypeman-exec ${PS_COMMAND} ${instance} lists your sessions there`;
+      case 'SESSION_FORBIDDEN':
+        return `${err.message} (the token's subject is the owner); hypeman-exec ${PS_COMMAND} ${instance} lists yours`;
+      case 'SESSION_TAKEN_OVER':
+        return 'another client attached to this session; it goes on there (the command was not stopped)';
       default:
         return `${err.message} (${err.code})`;
     }
+  }
+  if (err instanceof SessionLostError && err.lost instanceof PeerUnresponsiveError) {
+    return `the agent of instance ${instance} is not answering: ${err.lost.message}; the session ${err.message}`;
   }
   if (err instanceof ExecClientError) {
     if (err.code === 'PEER_UNRESPONSIVE') return `the agent of instance ${instance} is not answering: ${err.message}`;
@@ -60,6 +69,8 @@ async function describeRefusal(err: ApiRefusedError, ctx: FailureContext): Promi
       return withSuggestion(`your token does not grant instance ${instance}`, await nearInstances(ctx), `${LIST_HINT}; a token for another needs it in its "instances" claim`);
     case 'INSTANCE_NOT_RUNNING':
       return notRunning(ctx);
+    case 'UNSUPPORTED_VERSION':
+      return `${err.message} (HTTP ${err.status})`;
     default:
       return `the API at ${ctx.apiUrl} refused (HTTP ${err.status} ${err.code}): ${err.message}`;
   }

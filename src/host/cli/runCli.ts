@@ -37,7 +37,11 @@ export async function runCli(argv: string[], local: LocalStreams = process, hook
     const { runCp } = await import('./cp/runCp.js');
     return runCp(parsed, local);
   }
-  if (parsed.warning !== undefined) local.stderr.write(`hypeman-exec: ${parsed.warning}\n`);
+  if ('ps' in parsed) {
+    const { runPs } = await import('./psCommand.js');
+    return runPs(parsed, local);
+  }
+  if ('warning' in parsed && parsed.warning !== undefined) local.stderr.write(`hypeman-exec: ${parsed.warning}\n`);
   // Loaded only for a session, so --help and --version do not pay for the client and ws.
   const { runCliSession } = await import('./CliSession.js');
   const status = await runCliSession(parsed, local);

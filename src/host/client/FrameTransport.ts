@@ -32,6 +32,11 @@ export interface FrameTransport {
    * Infinity where the carrier has its own flow control.
    */
   readonly stdinCredit: number;
+  /**
+   * The carrier sends each frame as one buffer (the WebSocket: a message per frame), so that
+   * sendData joins header and payload into a new one; false where it writes them as given.
+   */
+  readonly framesInOneBuffer: boolean;
   pauseReading(): void;
   resumeReading(): void;
   /** Closes gracefully (the peer sees a normal end). */
@@ -46,6 +51,7 @@ export interface FrameTransport {
  */
 export abstract class FrameTransportBase implements FrameTransport {
   abstract readonly stdinCredit: number;
+  abstract readonly framesInOneBuffer: boolean;
   #events: FrameTransportEvents | null = null;
   #early: RawFrame[] = [];
   #earlyEnd: { err?: Error } | null = null;

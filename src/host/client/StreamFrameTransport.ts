@@ -10,6 +10,7 @@ import { FrameTransportBase } from './FrameTransport.js';
  */
 export class StreamFrameTransport extends FrameTransportBase {
   readonly stdinCredit = Infinity;
+  readonly framesInOneBuffer = false;
   readonly #stream: Duplex;
   readonly #decoder: FrameDecoder;
 

@@ -53,6 +53,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
  * here and exposed as `stdinCredit`.
  */
 export class WebSocketFrameTransport extends FrameTransportBase {
+  readonly framesInOneBuffer = true;
   #credit = INITIAL_STDIN_CREDIT;
   readonly #ws: WebSocket;
   readonly #maxPayload: number;
@@ -152,6 +153,10 @@ export class WebSocketFrameTransport extends FrameTransportBase {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
+    // Credit pays for the client's data frames however they were framed: Stdin, and an
+    // upload's file bytes (§8.1.1, §12.10).
+    const type = frameTypeOf(frame);
+    if (type === FrameType.Stdin || type === FrameType.UploadData) this.#credit -= frame.length - HEADER_SIZE;
     if (this.#joiner === null) return this.#sendMessage(frame);
     this.#joiner.frame(frame);
     return this.#joined();

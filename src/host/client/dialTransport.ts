@@ -24,7 +24,8 @@ export async function dialTransport(target: DirectTarget, waitForAgentSeconds: n
   return new StreamFrameTransport(stream);
 }
 
-async function dialerOf(target: DirectTarget): Promise<AgentDialer> {
+/** The dialer a direct target names. */
+export async function dialerOf(target: DirectTarget): Promise<AgentDialer> {
   if ('dialer' in target) return target.dialer;
   if ('registry' in target) return dialerFor(await target.registry.getRunning(target.instance));
   if ('socketPath' in target) return new HybridVsockDialer({ socketPath: target.socketPath, port: target.port });

@@ -56,6 +56,16 @@ export class SessionAbortedError extends ExecClientError {
   }
 }
 
+/** detach() left a lingering session to run without this client (spec §10.5). */
+export class SessionDetachedError extends ExecClientError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, lingerSeconds: number) {
+    super('DETACHED', `the session ${sessionId} was left running; resume it within ${lingerSeconds} s (attachSession, or hypeman-exec attach)`);
+    this.sessionId = sessionId;
+  }
+}
+
 /** The API URL cannot be used for a WebSocket. */
 export class InvalidApiUrlError extends ExecClientError {
   constructor(url: string, cause: unknown) {
@@ -81,6 +91,20 @@ export class InvalidSignalError extends ExecClientError {
 export class ConnectionLostError extends ExecClientError {
   constructor(detail: string, cause?: unknown) {
     super('CONNECTION_LOST', `the connection closed before the command finished: ${detail}`, { cause });
+  }
+}
+
+/**
+ * A lingering session's connection was lost and no new one could resume it within the
+ * linger (spec §10): `lost` says why the connection went, the message also what the last
+ * attempt met.
+ */
+export class SessionLostError extends ConnectionLostError {
+  readonly lost: Error;
+
+  constructor(lingerSeconds: number, lost: Error, last: Error) {
+    super(`it could not be resumed within its linger of ${lingerSeconds} s (${lost.message}${last === lost ? '' : `; the last attempt: ${last.message}`})`, last);
+    this.lost = lost;
   }
 }
 

@@ -1,6 +1,6 @@
 import { type DirectTarget, dialTransport } from './dialTransport.js';
 import type { ExecSession } from './ExecSession.js';
-import { type ApiTarget, type ExecOptions, execThroughApi, startExecSession } from './execThroughApi.js';
+import { type ApiTarget, type AttachOptions, type ExecOptions, attachExecSession, attachThroughApi, execThroughApi, startExecSession } from './execThroughApi.js';
 
 /** Where to run: straight at a VM's vsock, through an instance registry, or through the API server. */
 export type ExecTarget =
@@ -25,4 +25,15 @@ export type ExecTarget =
 export async function execInInstance(target: ExecTarget, options: ExecOptions = {}): Promise<ExecSession> {
   if ('apiUrl' in target) return execThroughApi(target, options);
   return startExecSession(options, (waitForAgentSeconds, signal) => dialTransport(target, waitForAgentSeconds, signal));
+}
+
+/**
+ * Attaches to a session that lingers in the instance (spec §10.6), by its id: the session
+ * goes on in the returned ExecSession from the output the agent still holds (all of it, or
+ * from `stdoutBytes`/`stderrBytes`). Through the API server only the subject that started
+ * it may attach.
+ */
+export async function attachSession(target: ExecTarget, sessionId: string, options: AttachOptions = {}): Promise<ExecSession> {
+  if ('apiUrl' in target) return attachThroughApi(target, sessionId, options);
+  return attachExecSession(sessionId, options, (waitForAgentSeconds, signal) => dialTransport(target, waitForAgentSeconds, signal));
 }

@@ -1,4 +1,4 @@
-import { type ExecRequest, ExecStartFrame } from '../../wire/index.js';
+import { type ExecRequest, ExecStartFrame, InvalidRequestError } from '../../wire/index.js';
 import { apiEndpoint } from './apiEndpoint.js';
 import { ExecSession, type ExecSessionOptions } from './ExecSession.js';
 import type { FrameTransport } from './FrameTransport.js';
@@ -27,19 +27,49 @@ export function execUrl(apiUrl: string, instance: string, waitForAgentSeconds = 
   return url.toString();
 }
 
+/** Opens a transport to the agent, waiting for it up to `waitForAgentSeconds` (0: one attempt). */
+export type Connect = (waitForAgentSeconds: number, signal: AbortSignal | undefined) => Promise<FrameTransport>;
+
 /**
  * Starts a session over the transport `connect` opens: the request is encoded before any
  * connection exists, so that one the protocol cannot carry is refused first; `signal`
- * aborts connecting and then the session.
+ * aborts connecting and then the session. A lingering session reconnects with `connect`.
  */
-export async function startExecSession(
-  options: ExecOptions,
-  connect: (waitForAgentSeconds: number, signal: AbortSignal | undefined) => Promise<FrameTransport>,
-): Promise<ExecSession> {
+export async function startExecSession(options: ExecOptions, connect: Connect): Promise<ExecSession> {
   const { waitForAgentSeconds = 0, signal, keepAliveMs, ...request } = options;
-  const execStart = ExecStartFrame.encode(request);
+  return openSession(ExecStartFrame.encode(request), { waitForAgentSeconds, signal, keepAliveMs }, connect);
+}
+
+/** What attaching to a session takes besides its id (spec §10.6). */
+export interface AttachOptions extends ExecSessionOptions {
+  waitForAgentSeconds?: number;
+  signal?: AbortSignal;
+  /** Output already received: the session goes on from here (default 0: all the agent still holds). */
+  stdoutBytes?: number;
+  stderrBytes?: number;
+}
+
+/**
+ * Attaches to a session that lingers (spec §10.6), by its id (hex, as `session.id` and the
+ * session list give it): a new ExecSession that starts with Resumed, the output the agent
+ * still holds from the given offsets, then live output; stdin writes go to the command.
+ * Rejects (through `started` and `exit`) with SESSION_NOT_FOUND, SESSION_FORBIDDEN…
+ */
+export async function attachExecSession(sessionId: string, options: AttachOptions, connect: Connect): Promise<ExecSession> {
+  if (!/^[0-9a-fA-F]{32}$/.test(sessionId)) throw new InvalidRequestError(`a session id is 32 hex digits, got ${JSON.stringify(sessionId)}`);
+  const { waitForAgentSeconds = 0, signal, keepAliveMs, stdoutBytes = 0, stderrBytes = 0 } = options;
+  const frame = ExecStartFrame.encode({ resume: { sessionId: Uint8Array.from(Buffer.from(sessionId, 'hex')), stdoutBytes, stderrBytes } });
+  return openSession(frame, { waitForAgentSeconds, signal, keepAliveMs }, connect);
+}
+
+async function openSession(
+  execStart: ExecStartFrame,
+  { waitForAgentSeconds, signal, keepAliveMs }: { waitForAgentSeconds: number; signal: AbortSignal | undefined; keepAliveMs: number | undefined },
+  connect: Connect,
+): Promise<ExecSession> {
   const transport = await connect(waitForAgentSeconds, signal);
-  const session = new ExecSession(transport, execStart, { keepAliveMs });
+  const reconnect = (stop: AbortSignal) => connect(0, signal ? AbortSignal.any([stop, signal]) : stop);
+  const session = new ExecSession(transport, execStart, { keepAliveMs, reconnect });
   if (signal) {
     const onAbort = () => session.abort(signal.reason);
     if (signal.aborted) onAbort();
@@ -52,17 +82,25 @@ export async function startExecSession(
   return session;
 }
 
-/**
- * execInInstance for an API server target, without the vsock dialers (the CLI loads only
- * this). Rejects with ApiRefusedError or ApiUnreachableError besides the session's errors.
- */
-export function execThroughApi(target: ApiTarget, options: ExecOptions = {}): Promise<ExecSession> {
-  return startExecSession(options, (waitForAgentSeconds, signal) =>
+function apiConnect(target: ApiTarget): Connect {
+  return (waitForAgentSeconds, signal) =>
     WebSocketFrameTransport.connect(execUrl(target.apiUrl, target.instance, waitForAgentSeconds), {
       token: target.token,
       tokenAsSubprotocol: target.tokenAsSubprotocol,
       handshakeTimeoutMs: target.handshakeTimeoutMs,
       signal,
-    }),
-  );
+    });
+}
+
+/**
+ * execInInstance for an API server target, without the vsock dialers (the CLI loads only
+ * this). Rejects with ApiRefusedError or ApiUnreachableError besides the session's errors.
+ */
+export function execThroughApi(target: ApiTarget, options: ExecOptions = {}): Promise<ExecSession> {
+  return startExecSession(options, apiConnect(target));
+}
+
+/** attachSession for an API server target, without the vsock dialers (the CLI's attach). */
+export function attachThroughApi(target: ApiTarget, sessionId: string, options: AttachOptions = {}): Promise<ExecSession> {
+  return attachExecSession(sessionId, options, apiConnect(target));
 }

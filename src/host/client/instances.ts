@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { MalformedFrameError, type SessionSummary, sessionSummaries } from '../../wire/index.js';
 import { apiEndpoint } from './apiEndpoint.js';
 import { ApiRefusedError, ApiUnreachableError, ClientProtocolError } from './errors.js';
 
@@ -34,6 +35,20 @@ export async function getInstance(api: ApiConnection, idOrName: string): Promise
   const body = await getJson(api, `/instances/${encodeURIComponent(idOrName)}`);
   if (!isApiInstance(body)) throw new ClientProtocolError(`GET /instances/${idOrName} on ${api.apiUrl} did not answer an instance`);
   return body;
+}
+
+/**
+ * The sessions the token's subject has on an instance (`GET /instances/{id}/sessions`,
+ * spec §10.8): running, detached, or ended and kept for a resume.
+ */
+export async function listApiSessions(api: ApiConnection, idOrName: string): Promise<SessionSummary[]> {
+  const body = await getJson(api, `/instances/${encodeURIComponent(idOrName)}/sessions`);
+  try {
+    return sessionSummaries(body);
+  } catch (err) {
+    if (err instanceof MalformedFrameError) throw new ClientProtocolError(`GET /instances/${idOrName}/sessions on ${api.apiUrl} did not answer a list of sessions: ${err.message}`);
+    throw err;
+  }
 }
 
 function isApiInstance(value: unknown): value is ApiInstance {

@@ -20,6 +20,7 @@ import { CopyRelay } from './relay/copy/CopyRelay.js';
 import { DEFAULT_RELAY_LIMITS, ExecRelay, type RelayLimits } from './relay/ExecRelay.js';
 import { CopyRecord } from './relay/copy/CopyRecord.js';
 import { type PathInfo, type StatQuery, parseStatQuery, statInstancePath } from './statPath.js';
+import { listAgentSessions } from './AgentSessionList.js';
 import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
 import { ExecMetrics } from './ExecMetrics.js';
 import { HostPolicy } from './HostPolicy.js';
@@ -112,7 +113,8 @@ interface UpgradeHeaders {
 /**
  * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` and
  * `GET /instances/{id}/cp` in both dialects, `GET /instances/{id}/stat`, `GET /instances`,
- * `GET /instances/{id}`, `GET /healthz`, `GET /metrics`, and the browser terminal: `GET /`,
+ * `GET /instances/{id}`, `GET /instances/{id}/sessions`, `GET /healthz`, `GET /metrics`,
+ * and the browser terminal: `GET /`,
  * `GET /instances/{id}/terminal`, `GET /assets/{file}`.
  */
 export class ApiServer {
@@ -234,16 +236,11 @@ export class ApiServer {
         return { body: JSON.stringify(all.filter((i) => mayUseInstance(principal, i.id, i.name)).map(publicInstance)) };
       });
     });
-    app.get('/instances/:id', (res, req) => {
-      if (!this.#hostAllowed(res, req)) return;
-      const authorization = req.getHeader('authorization');
-      const id = req.getParameter(0);
-      this.#handle(res, async () => {
-        const principal = await this.#authenticate(authorization, []);
-        const instance = await this.#findPermitted(decodeParameter(id), principal);
-        return { body: JSON.stringify(publicInstance(instance)) };
-      });
+    this.#instanceRoute(app, '/instances/:id/sessions', async (principal, instance) => {
+      if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
+      return listAgentSessions(instance.id, principal.subject, (signal) => this.#options.directory.connectAgent(instance, 0, signal));
     });
+    this.#instanceRoute(app, '/instances/:id', async (_principal, instance) => publicInstance(instance));
     const page = (res: HttpResponse, req: HttpRequest) => {
       if (!this.#hostAllowed(res, req)) return;
       this.#sendWeb(res, web.page(req.getUrl()));
@@ -456,6 +453,20 @@ export class ApiServer {
   }
 
   // ---- shared HTTP plumbing -------------------------------------------------------------
+
+  /** `GET path` about one instance the token may use: `answer` becomes the JSON body. */
+  #instanceRoute(app: TemplatedApp, path: string, answer: (principal: Principal, instance: InstanceSummary) => Promise<unknown>): void {
+    app.get(path, (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      const authorization = req.getHeader('authorization');
+      const id = req.getParameter(0);
+      this.#handle(res, async () => {
+        const principal = await this.#authenticate(authorization, []);
+        const instance = await this.#findPermitted(decodeParameter(id), principal);
+        return { body: JSON.stringify(await answer(principal, instance)) };
+      });
+    });
+  }
 
   /** Answers 421 and returns false when the Host header is not a name of this server. */
   #hostAllowed(res: HttpResponse, req: HttpRequest): boolean {

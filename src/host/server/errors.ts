@@ -67,6 +67,13 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/** The instance's agent could not be reached, or did not answer (GET /instances/{id}/sessions). */
+export class AgentUnreachableApiError extends ApiError {
+  constructor(instance: string, detail: string, status = 502, code = 'AGENT_UNREACHABLE') {
+    super(status, code, `the agent of instance ${instance} ${detail}`);
+  }
+}
+
 export class UnavailableError extends ApiError {
   constructor(message: string) {
     super(503, 'SHUTTING_DOWN', message);
@@ -85,6 +92,7 @@ const STATUS_TEXT: Record<number, string> = {
   426: 'Upgrade Required',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

@@ -33,6 +33,8 @@ export interface AgentLinkOptions {
 
 /** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
 const CREDIT_BATCH = 256 * 1024;
+/** How long an Error for the agent may take to be written before its connection is dropped. */
+const AGENT_CLOSE_MS = 1000;
 
 /**
  * A relay's connection to the agent (spec §8.1, §12.10): connecting it, the client's
@@ -145,17 +147,34 @@ export class AgentLink {
     );
   }
 
-  /** Ends the link: what is still running behind it in the agent is hung up (§9.9) or stopped. */
-  close(): void {
+  /**
+   * Ends the link: what is still running behind it in the agent is hung up (§9.9) or
+   * stopped, or detached when its session lingers (§10.5). `flush`: an Error waits among the
+   * frames (the client's, or the relay's), and they are written first, whatever the
+   * connection's backlog, the connection closed once they are out (at most AGENT_CLOSE_MS
+   * later), so that a lingering command is hung up at once rather than detached.
+   */
+  close(flush = false): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#startTimer) clearTimeout(this.#startTimer);
     this.#keepAlive?.stop();
     this.#abort.abort();
-    if (this.#agent) {
-      this.#agent.end();
-      this.#agent.destroy();
+    const agent = this.#agent;
+    if (agent === null) return;
+    // A connection the agent already ended (AGENT_DISCONNECTED) takes nothing more.
+    if (flush && agent.writable) for (const batch of this.#outbox.take()) agent.write(batch.bytes);
+    if (flush && agent.writable && agent.writableLength > 0) {
+      agent.end();
+      const timer = setTimeout(() => agent.destroy(), AGENT_CLOSE_MS);
+      agent.once('finish', () => {
+        clearTimeout(timer);
+        agent.destroy();
+      });
+      return;
     }
+    agent.end();
+    agent.destroy();
   }
 
   #attach(agent: Duplex): void {

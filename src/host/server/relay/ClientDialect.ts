@@ -45,7 +45,10 @@ export interface ClientDialect {
   message(view: Uint8Array, isBinary: boolean): void;
   /** A Stdout or Stderr frame. */
   output(frame: RawFrame): void;
+  /** Started, or (version 2) Resumed. */
   started(frame: RawFrame): void;
+  /** A version 2 frame about the session (Linger, StdinAck, spec §10); only version 2 clients get them. */
+  notice(frame: RawFrame): void;
   exit(frame: RawFrame, exit: ExitMessage): void;
   /** The agent ended the session with an Error frame. */
   agentError(frame: RawFrame, error: ErrorMessage): void;

@@ -63,6 +63,10 @@ export class CompatDialect implements ClientDialect {
     // The original's clients know no Started.
   }
 
+  notice(): void {
+    // Version 1 sessions only (spec §8.2): the agent sends none.
+  }
+
   exit(_frame: RawFrame, exit: ExitMessage): void {
     this.#client.sendText(JSON.stringify({ exitCode: exit.code }));
   }

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
   DEFAULT_MAX_PAYLOAD,
+  DURABLE_VERSION,
   ErrorCode,
   type ErrorCodeName,
   ExecSessionState,
@@ -14,6 +15,7 @@ import {
   ProtocolError,
   type RawFrame,
   closeCodeForError,
+  encodeError,
   encodeStdinCredit,
   parseFrame,
 } from '../../../wire/index.js';
@@ -85,6 +87,11 @@ export const FLOW_CONTROL_SLACK = 1024 * 1024;
  * bound while the agent is held back (§8.1.1).
  */
 export const MAX_WAITING_CONTROL_FRAMES = 4096;
+/**
+ * Failures of the relay's own that leave a lingering session to its client (§10.5): the
+ * server is stopping, or the agent does not answer. Every other one hangs the command up.
+ */
+const DETACHING_FAILURES: ReadonlySet<ErrorCodeName> = new Set(['SHUTTING_DOWN', 'PEER_UNRESPONSIVE']);
 
 /**
  * One exec session between a WebSocket client and an agent connection (spec §8). Frames are
@@ -105,6 +112,8 @@ export class ExecRelay implements RelaySession {
   readonly #agent: AgentLink;
   #requestTimer: NodeJS.Timeout | null = null;
   #done = false;
+  /** An Error frame went to the agent (the client's, or ours): the command is hung up, not detached. */
+  #clientEnded = false;
 
   constructor(client: RelayClient, ctx: RelayContext) {
     this.#client = client;
@@ -212,11 +221,14 @@ export class ExecRelay implements RelaySession {
 
   // ---- client → agent (RelaySession, for the dialect) -------------------------------------
 
-  begin(execStart: ExecStartFrame, waitForAgentSeconds: number): void {
+  begin(request: ExecStartFrame, waitForAgentSeconds: number): void {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#requestTimer = null;
-    this.#state.clientFrame(FrameType.ExecStart);
-    this.#record.request = execStart.request;
+    // §10.7: the session's owner is the token's subject, whatever the client said.
+    const execStart = request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request;
+    this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
+    if (execStart.resume) this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
+    else this.#record.request = execStart.request;
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
     // The first frame of the session (the state machine allows nothing before it).
@@ -225,7 +237,10 @@ export class ExecRelay implements RelaySession {
   }
 
   clientFrame(type: number): boolean {
-    return this.#state.clientFrame(type);
+    const relay = this.#state.clientFrame(type);
+    // The client ends the session on purpose (§10.5): its Error goes to the agent, which hangs up.
+    if (relay && type === FrameType.Error) this.#clientEnded = true;
+    return relay;
   }
 
   stdin(payload: Uint8Array): void {
@@ -284,13 +299,18 @@ export class ExecRelay implements RelaySession {
         this.#record.stderrBytes += frame.payload.length;
         dialect.output(frame);
         break;
-      case FrameType.Started: {
+      case FrameType.Started:
+      case FrameType.Resumed: {
         const m = parseFrame(frame);
-        if (m.type === FrameType.Started) this.#record.pid = m.pid;
+        if (m.type === FrameType.Started || m.type === FrameType.Resumed) this.#record.started(m.pid, m.sessionId);
         dialect.started(frame);
         this.#agent.startKeepAlive();
         break;
       }
+      case FrameType.Linger:
+      case FrameType.StdinAck:
+        dialect.notice(frame);
+        break;
       case FrameType.Exit: {
         const m = parseFrame(frame);
         if (m.type !== FrameType.Exit) return;
@@ -317,19 +337,29 @@ export class ExecRelay implements RelaySession {
 
   // ---- ending -----------------------------------------------------------------------------
 
-  /** Ends the session with an Error of ours: to the client, then close 4000+code. */
+  /**
+   * Ends the session with an Error of ours: to the client, then close 4000+code. The agent
+   * hears the Error too, and hangs the command up, unless the session is to survive this
+   * server (§10.5: it is stopping, or the agent does not answer): then its connection just
+   * ends, and a lingering session waits for its client to resume it elsewhere.
+   */
   #fail(code: ErrorCodeName, message: string): void {
     if (this.#done) return;
     this.#dialect.failure(code, message);
+    if (!DETACHING_FAILURES.has(code) && !this.#clientEnded) {
+      this.#clientEnded = true;
+      this.#agent.pushFrame(encodeError(code, message));
+    }
     this.#finish('error', { error: code, reason: message }, closeCodeForError(ErrorCode[code]), code);
   }
 
   #finish(result: SessionResult, outcome: SessionOutcome, closeCode?: number, closeReason?: string): void {
     if (this.#done) return;
-    this.#done = true;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
-    // Ending our side hangs up the command when it is still running (spec §9.9).
-    this.#agent.close();
+    // The command is hung up when it does not linger (§9.9), or detached when it does
+    // (§10.5); an Error on its way to the agent goes first, so that it is hung up at once.
+    this.#agent.close(this.#clientEnded);
+    this.#done = true;
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
     this.#record.end(result, outcome);
   }

@@ -69,6 +69,10 @@ export class FramedDialect implements ClientDialect {
     this.#session.send(frame.bytes);
   }
 
+  notice(frame: RawFrame): void {
+    this.#session.send(frame.bytes);
+  }
+
   exit(frame: RawFrame): void {
     this.#session.send(frame.bytes);
   }

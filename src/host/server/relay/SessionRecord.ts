@@ -26,9 +26,14 @@ export class SessionRecord {
   stdinBytes = 0;
   stdoutBytes = 0;
   stderrBytes = 0;
-  /** The command's pid in the guest, from Started. */
+  /** The command's pid in the guest, from Started (or Resumed). */
   pid = 0;
+  /** The session's id (hex), from Started or Resumed. */
+  sessionId: string | undefined;
+  /** The request; null for a resume (spec §10.6), which carries none. */
   request: ExecRequest | null = null;
+  /** The session a resume attaches to. */
+  #resumed: string | undefined;
   readonly #started = process.hrtime.bigint();
   readonly #metrics: ExecMetrics;
   readonly #audit: Logger;
@@ -40,6 +45,22 @@ export class SessionRecord {
     this.#audit = audit;
     this.#parties = parties;
     metrics.active.inc();
+  }
+
+  /** Started or Resumed: the command's pid and the session's id. */
+  started(pid: number, sessionId: Uint8Array): void {
+    this.pid = pid;
+    this.sessionId = Buffer.from(sessionId).toString('hex');
+  }
+
+  /** A resume (spec §10.6): who attaches to which session, audited at once. */
+  attach(sessionId: string): void {
+    this.#resumed = sessionId;
+    const parties = this.#parties;
+    this.#audit.info(
+      { audit: 'attach', subject: parties.subject, instance: parties.instance, session: sessionId, remote: parties.remoteAddress, dialect: parties.dialect },
+      'exec session attach',
+    );
   }
 
   end(result: SessionResult, outcome: SessionOutcome): void {
@@ -62,6 +83,8 @@ export class SessionRecord {
         instance: parties.instance,
         argv: request ? (request.argv.length ? request.argv : ['/bin/sh']) : undefined,
         tty: request?.tty,
+        session: this.sessionId ?? this.#resumed,
+        resumed: this.#resumed !== undefined || undefined,
         remote: parties.remoteAddress,
         dialect: parties.dialect,
         pid: this.pid || undefined,
