@@ -22,6 +22,8 @@ export interface BenchSizes {
   idleSessions: number;
   /** Bytes the slow reader (10 MB/s) reads while peak RSS is watched. */
   slowReaderBytes: number;
+  /** Small files copied each way (the large file is streamBytes). */
+  copyFiles: number;
   /** Durable sessions: bytes per stream and pairs (without, with a linger) per path and direction. */
   resumableBytes: number;
   resumablePairs: number;
@@ -42,17 +44,19 @@ export class BenchUsageError extends Error {
 }
 
 const SIZES: Record<BenchMode, BenchSizes> = {
-  full: { roundTrips: 500, warmup: 30, cliRuns: 20, streamBytes: 1024 * MiB, ttyEchoes: 500, concurrency: [100, 500, 1000], idleSessions: 500, slowReaderBytes: 1024 * MiB, resumableBytes: 256 * MiB, resumablePairs: 4, reconnects: 30 },
-  quick: { roundTrips: 200, warmup: 20, cliRuns: 10, streamBytes: 256 * MiB, ttyEchoes: 200, concurrency: [100, 500, 1000], idleSessions: 200, slowReaderBytes: 64 * MiB, resumableBytes: 128 * MiB, resumablePairs: 2, reconnects: 10 },
-  smoke: { roundTrips: 5, warmup: 1, cliRuns: 1, streamBytes: 1 * MiB, ttyEchoes: 5, concurrency: [5, 10], idleSessions: 5, slowReaderBytes: 1 * MiB, resumableBytes: 1 * MiB, resumablePairs: 1, reconnects: 2 },
+  full: { roundTrips: 500, warmup: 30, cliRuns: 20, streamBytes: 1024 * MiB, ttyEchoes: 500, concurrency: [100, 500, 1000], idleSessions: 500, slowReaderBytes: 1024 * MiB, resumableBytes: 256 * MiB, resumablePairs: 4, reconnects: 30, copyFiles: 10_000 },
+  quick: { roundTrips: 200, warmup: 20, cliRuns: 10, streamBytes: 256 * MiB, ttyEchoes: 200, concurrency: [100, 500, 1000], idleSessions: 200, slowReaderBytes: 64 * MiB, resumableBytes: 128 * MiB, resumablePairs: 2, reconnects: 10, copyFiles: 2_000 },
+  smoke: { roundTrips: 5, warmup: 1, cliRuns: 1, streamBytes: 1 * MiB, ttyEchoes: 5, concurrency: [5, 10], idleSessions: 5, slowReaderBytes: 1 * MiB, resumableBytes: 1 * MiB, resumablePairs: 1, reconnects: 2, copyFiles: 20 },
 };
 
 export const USAGE = `Usage: npm run bench -- [--quick | --smoke] [--no-vm] [--out FILE]
 
   (none)      the full run: 1 GiB streams, 500 round trips, 100/500/1000 concurrent
               sessions, a 1 GiB slow reader at 10 MB/s, durable sessions (4 pairs of
-              256 MiB with and without a linger per stream, 30 cuts timed) (several minutes), and the VM
-              section: the guest booted in QEMU in both image layouts (about a minute)
+              256 MiB with and without a linger per stream, 30 cuts timed), a 1 GiB
+              file and 10,000 small files copied each way (beside ssh where sshd is
+              installed) (several minutes), and the VM section: the guest booted in
+              QEMU in both image layouts (about a minute)
   --quick     smaller streams and fewer runs: under three minutes with the VM section
   --smoke     a few of everything, for the test suite (figures meaningless; no VM section)
   --no-vm     leave the VM section out

@@ -1,11 +1,13 @@
 // npm run bench [-- --quick | --smoke] [--no-vm] [--out FILE]: latency, throughput,
 // concurrency and memory of hypeman-exec through the API server and through the library,
-// beside the floors and the gRPC baseline, measured in one run on compiled code; then the
+// beside the floors and the gRPC baseline, and copy throughput beside the exec pipe and ssh,
+// measured in one run on compiled code; then the
 // guest in a real VM (boot, RAM, agent start, image sizes). See README "Benchmarks".
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { AGENT_BUNDLE, BenchStack, GRPC_PORT, INSTANCE, SPAWN_HELPER } from './BenchStack.js';
 import { agentStarts } from './exec/agentStart.js';
+import { type CopySection, measureCopy } from './copy/copySection.js';
 import { reconnectMs, resumabilityCost } from './exec/durable.js';
 import { BenchUsageError, type BenchOptions, USAGE, parseBenchOptions } from './BenchOptions.js';
 import { cliAvailable, cliRoundTrips } from './exec/cli.js';
@@ -160,6 +162,7 @@ async function main(argv: string[]): Promise<number> {
   const figures = new Figures();
   progress(`${options.mode} run; starting the agent, the gRPC agent, the mux and the API server`);
   const stack = await BenchStack.start();
+  let copy: CopySection = {};
   try {
     await measureFloors(options, figures, stack.dir);
     await measureMemory(options, figures, stack); // first: fresh processes, no garbage from the streams
@@ -167,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
     await measureThroughput(options, figures, stack);
     await measureDurable(options, figures, stack);
     await measureConcurrency(options, figures, stack);
+    copy = await measureCopy(options.sizes, figures, stack, progress);
   } finally {
     await stack.stop();
   }
@@ -180,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     seconds: (performance.now() - t0) / 1000,
     figures: figures.list,
     targets: [...judgeTargets(figures, Math.max(...options.sizes.concurrency)), ...judgeVmTargets(vm)],
-    skipped: vm.skipped ? { VM: vm.skipped } : {},
+    skipped: { ...(copy.sshSkipped ? { ssh: copy.sshSkipped } : {}), ...(vm.skipped ? { VM: vm.skipped } : {}) },
   };
   process.stdout.write(`${renderTable(report)}\n\n${report.mode} run, ${report.seconds.toFixed(0)} s, ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.date}\n\n`);
   if (options.out) writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,7 +1,7 @@
 // Every figure of a run, its ratios to its floor and to the gRPC baseline, and the targets.
 import type { LatencyStats } from '../stats.js';
 
-export type Unit = 'ms' | 'MB/s' | 'KiB' | 'MiB' | 'sessions';
+export type Unit = 'ms' | 'MB/s' | 'files/s' | 'KiB' | 'MiB' | 'sessions';
 
 export interface Figure {
   /** Stable key, e.g. `roundtrip.library`, `stdout.api`, `floor.spawn`. */

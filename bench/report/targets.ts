@@ -99,5 +99,13 @@ export function judgeTargets(figures: Figures, largestConcurrency: number): Targ
     measured: library.map((f, i) => `${i === 0 ? 'stdout' : 'stdin'} ${fmt(f?.ratioToGrpc)}×`).join(', '),
     met: library.some((f) => f?.ratioToGrpc == null) ? null : library.every((f) => f!.ratioToGrpc! >= 1.5),
   });
+
+  // Issue 17 item 5: the copy's ratio to the exec pipe is its figure's ratio to its floor.
+  const copies = ['upload', 'download'].map((direction) => ({ direction, copy: figures.get(`copy.file.${direction}.api`) }));
+  out.push({
+    name: 'a single large file copied (API server) at least as fast as the exec pipe, both ways',
+    measured: copies.map(({ direction, copy }) => `${direction} ${fmt(copy?.ratioToFloor)}× (${fmt(copy?.value, 0)} vs ${fmt(copy?.floor ? figures.get(copy.floor)?.value : null, 0)} MB/s)`).join(', '),
+    met: copies.some(({ copy }) => copy?.ratioToFloor == null) ? null : copies.every(({ copy }) => copy!.ratioToFloor! >= 1),
+  });
   return out;
 }

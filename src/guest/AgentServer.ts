@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentLogger } from './AgentLog.js';
 import { BufferReclaimer } from '../runtime/BufferReclaimer.js';
 import { ContainerRoot } from './container/ContainerRoot.js';
-import { type ExecStartMessage, type ListSessionsMessage, encodeSessionList } from '../wire/index.js';
+import { type CopyRequestMessage, type ExecStartMessage, type ListSessionsMessage, encodeSessionList } from '../wire/index.js';
+import { CopySession } from './copy/CopySession.js';
 import { AgentConnection, refuseConnection } from './session/AgentConnection.js';
 import { AgentSession, type SessionContext } from './session/AgentSession.js';
 import { ANSWERED, type ConnectionOperation, type Operations } from './session/firstFrame.js';
@@ -34,9 +35,10 @@ const SHUTDOWN_REAP_MS = 7_000;
 
 /**
  * Serves the connections handed to it by the listeners: each carries what its first frame
- * asks for (an exec session, a resume, a listing). Sessions are independent of each other
- * and may outlive their connections (spec §10); connections waiting for their first frame
- * and sessions whose command runs count against the session limit (§9.10).
+ * asks for (an exec session, a resume, a listing, a copy or stat). Sessions are independent
+ * of each other and may outlive their connections (spec §10); connections waiting for their
+ * first frame, sessions whose command runs and running copies count against the session
+ * limit (§9.10, §12.12).
  */
 export class AgentServer implements Operations {
   readonly #context: SessionContext;
@@ -45,6 +47,8 @@ export class AgentServer implements Operations {
   readonly #maxSessions: number;
   readonly #sessions: SessionTable;
   readonly #connections = new Set<AgentConnection>();
+  /** Copy and stat operations until they have let go of every file (spec §12). */
+  readonly #copies = new Set<CopySession>();
   /** Made on the first connection: its V8 hooks are not needed to start listening. */
   #reclaimer: BufferReclaimer | null = null;
   #stopping = false;
@@ -95,11 +99,11 @@ export class AgentServer implements Operations {
   #slotsTaken(): number {
     let pending = 0;
     for (const c of this.#connections) if (c.pending) pending++;
-    return pending + this.#sessions.live;
+    return pending + this.#sessions.live + this.#copies.size;
   }
 
   #idle(): void {
-    if (this.#connections.size === 0 && this.#sessions.all.length === 0) this.#reclaimer?.stop();
+    if (this.#connections.size === 0 && this.#sessions.all.length === 0 && this.#copies.size === 0) this.#reclaimer?.stop();
   }
 
   // ---- what a connection's first frame asks for (Operations) ----
@@ -129,6 +133,17 @@ export class AgentServer implements Operations {
     return ANSWERED;
   }
 
+  copy(request: CopyRequestMessage, connection: AgentConnection): ConnectionOperation {
+    const copy = new CopySession(connection, this.#context);
+    this.#copies.add(copy);
+    void copy.done.then(() => {
+      this.#copies.delete(copy);
+      this.#idle();
+    });
+    copy.begin(request);
+    return copy;
+  }
+
   /**
    * Stops serving: sessions still running after a short grace get Error SHUTTING_DOWN and
    * their commands are hung up (SIGHUP, SIGKILL 5 s later), detached ones too; resolves once
@@ -136,9 +151,11 @@ export class AgentServer implements Operations {
    */
   async shutdown(graceMs: number = SHUTDOWN_GRACE_MS): Promise<void> {
     this.#stopping = true;
-    const everything = () => Promise.all([...this.#sessions.all.map((s) => s.done), ...[...this.#connections].map((c) => c.done)]);
+    const everything = () =>
+      Promise.all([...this.#sessions.all.map((s) => s.done), ...[...this.#connections].map((c) => c.done), ...[...this.#copies].map((c) => c.done)]);
     await Promise.race([everything(), delay(graceMs)]);
     for (const session of this.#sessions.all) session.shutdown();
+    for (const copy of this.#copies) copy.shutdown();
     for (const connection of this.#connections) connection.shutdown();
     // Commands are reaped within the hang-up grace; a client that keeps its connection
     // open after the Error does not hold the agent up (the kernel still delivers it).

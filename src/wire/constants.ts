@@ -34,6 +34,14 @@ export const FrameType = {
   StdinClose: 0x03,
   WindowSize: 0x04,
   Signal: 0x05,
+  /** Copy and stat (§12): first frames of their own operations, and the client's upload stream. */
+  CopyTo: 0x08,
+  CopyFrom: 0x09,
+  Stat: 0x0a,
+  UploadEntry: 0x0b,
+  UploadData: 0x0c,
+  UploadEntryEnd: 0x0d,
+  UploadEnd: 0x0e,
   /** Version 2: the output the client has received, per stream (§10.4). */
   OutputAck: 0x06,
   /** Version 2: a connection's first frame instead of ExecStart: which sessions the agent keeps (§10.8). */
@@ -42,6 +50,14 @@ export const FrameType = {
   Stdout: 0x11,
   Stderr: 0x12,
   Exit: 0x13,
+  /** Copy and stat (§12): the agent's answers and its download stream. */
+  StatResult: 0x18,
+  DownloadEntry: 0x19,
+  DownloadData: 0x1a,
+  DownloadEntryEnd: 0x1b,
+  DownloadEnd: 0x1c,
+  CopyResult: 0x1d,
+  DownloadTotals: 0x1e,
   /** Version 2: right after Started, how long the session survives without a connection (§10.2). */
   Linger: 0x14,
   /** Version 2: the first frame of a resumed session, instead of Started (§10.6). */
@@ -79,6 +95,12 @@ export const FIXED_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freez
   [FrameType.Ping]: 8,
   [FrameType.Pong]: 8,
   [FrameType.StdinCredit]: 4,
+  [FrameType.UploadEntryEnd]: 32,
+  [FrameType.UploadEnd]: 16,
+  [FrameType.DownloadEntryEnd]: 32,
+  [FrameType.DownloadEnd]: 16,
+  [FrameType.CopyResult]: 16,
+  [FrameType.DownloadTotals]: 16,
 });
 
 /** Smallest payload of variable-layout frames. */
@@ -86,6 +108,12 @@ export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze(
   [FrameType.ExecStart]: 2,
   [FrameType.ListSessions]: 2,
   [FrameType.Error]: 4,
+  [FrameType.CopyTo]: 2,
+  [FrameType.CopyFrom]: 2,
+  [FrameType.Stat]: 2,
+  [FrameType.UploadEntry]: 43,
+  [FrameType.DownloadEntry]: 43,
+  [FrameType.StatResult]: 41,
 });
 
 /** Frame types that exist from version 2 on: a version 1 session refuses them (§10.1). */
@@ -162,6 +190,13 @@ export const ErrorCode = {
   CWD_NOT_FOUND: 17,
   USER_NOT_FOUND: 18,
   SPAWN_FAILED: 19,
+  PATH_NOT_FOUND: 23,
+  NOT_A_DIRECTORY: 24,
+  IS_A_DIRECTORY: 25,
+  PERMISSION_DENIED: 26,
+  PATH_ESCAPES: 27,
+  CHECKSUM_MISMATCH: 28,
+  FILE_CHANGED: 29,
   SESSION_NOT_FOUND: 20,
   SESSION_FORBIDDEN: 21,
   SESSION_TAKEN_OVER: 22,
@@ -169,6 +204,10 @@ export const ErrorCode = {
   SHUTTING_DOWN: 33,
   TOO_MANY_SESSIONS: 34,
   PEER_UNRESPONSIVE: 35,
+  NO_SPACE: 36,
+  READ_ONLY_FILESYSTEM: 37,
+  IO_ERROR: 38,
+  COPY_UNAVAILABLE: 39,
   AGENT_UNREACHABLE: 48,
   INSTANCE_NOT_RUNNING: 49,
   AGENT_DISCONNECTED: 50,

@@ -14,24 +14,13 @@ import {
   SESSION_ID_SIZE,
   SUPPORTED_VERSIONS,
 } from './constants.js';
+import { encodeCopyMessage } from './copyCodec.js';
+import { fieldFrame, frameOf, writeHeader } from './frameBuffer.js';
 import { FrameTooLargeError, InvalidRequestError } from './errors.js';
 import type { ExecRequest, ExitStatus, Message, ResumeRequest, ResumedMessage, SessionSummary, WindowDimensions } from './messages.js';
 import { encodeUtf8, truncateUtf8 } from './text.js';
 
-/** Writes a frame header (u32 payload length, u8 type) into `target` at `at`, in place. */
-export function writeHeader(target: Uint8Array, at: number, type: number, length: number): void {
-  target[at] = length >>> 24;
-  target[at + 1] = (length >>> 16) & 0xff;
-  target[at + 2] = (length >>> 8) & 0xff;
-  target[at + 3] = length & 0xff;
-  target[at + 4] = type;
-}
-
-function frameOf(type: number, payloadLength: number): { frame: Uint8Array; view: DataView } {
-  const frame = new Uint8Array(HEADER_SIZE + payloadLength);
-  writeHeader(frame, 0, type, payloadLength);
-  return { frame, view: new DataView(frame.buffer, frame.byteOffset, frame.byteLength) };
-}
+export { writeHeader };
 
 /**
  * The 5-byte header for a frame whose payload is written separately (writev): the payload
@@ -46,9 +35,17 @@ export function encodeHeader(type: number, payloadLength: number): Uint8Array {
   return header;
 }
 
-/** A data frame (Stdin, Stdout, Stderr) in one buffer, for carriers that need one message. */
+/** Frame types whose payload is raw bytes. */
+export type DataFrameType =
+  | typeof FrameType.Stdin
+  | typeof FrameType.Stdout
+  | typeof FrameType.Stderr
+  | typeof FrameType.UploadData
+  | typeof FrameType.DownloadData;
+
+/** A data frame (Stdin, Stdout, Stderr, UploadData, DownloadData) in one buffer, for carriers that need one message. */
 export function encodeDataFrame(
-  type: typeof FrameType.Stdin | typeof FrameType.Stdout | typeof FrameType.Stderr,
+  type: DataFrameType,
   data: Uint8Array,
   maxPayload: number = DEFAULT_MAX_PAYLOAD,
 ): Uint8Array {
@@ -160,29 +157,13 @@ export function encodeExecStart(
   version: number = needsDurableVersion(content) ? DURABLE_VERSION : PROTOCOL_VERSION,
   maxPayload: number = DEFAULT_MAX_PAYLOAD,
 ): Uint8Array {
-  if (!Number.isInteger(version) || version < 0 || version > 0xffff) {
-    throw new RangeError(`version must be a 16-bit unsigned integer, got ${version}`);
-  }
   if (version < DURABLE_VERSION && needsDurableVersion(content)) {
     throw new InvalidRequestError(`linger, overflow drop, owner and resume need protocol version ${DURABLE_VERSION}, not ${version}`);
   }
   const fields = content.resume ? resumeFields(content as ExecStartContent & { resume: ResumeRequest }) : requestFields(content);
   if (content.owner) fields.push([ExecStartField.Owner, checkString(content.owner, 'the owner')]);
   fields.sort((a, b) => a[0] - b[0]);
-
-  let length = 2;
-  for (const [, value] of fields) length += 5 + value.length;
-  if (length > maxPayload) throw new FrameTooLargeError(length, maxPayload);
-  const { frame, view } = frameOf(FrameType.ExecStart, length);
-  view.setUint16(HEADER_SIZE, version);
-  let at = HEADER_SIZE + 2;
-  for (const [tag, value] of fields) {
-    frame[at] = tag;
-    view.setUint32(at + 1, value.length);
-    frame.set(value, at + 5);
-    at += 5 + value.length;
-  }
-  return frame;
+  return fieldFrame(FrameType.ExecStart, version, fields, maxPayload);
 }
 
 export function encodeStdinClose(): Uint8Array {
@@ -237,18 +218,25 @@ export function encodeError(
   message: string,
   supportedVersions: readonly number[] = code === 'UNSUPPORTED_VERSION' ? SUPPORTED_VERSIONS : [],
 ): Uint8Array {
+  const details = new Uint8Array(supportedVersions.length * 2);
+  const view = new DataView(details.buffer);
+  supportedVersions.forEach((v, i) => view.setUint16(i * 2, v));
+  return errorFrame(code, message, details);
+}
+
+/** An Error whose details are the path it concerns (§12.9: the copy errors). */
+export function encodePathError(code: ErrorCodeName | number, message: string, path: Uint8Array): Uint8Array {
+  return errorFrame(code, message, path);
+}
+
+function errorFrame(code: ErrorCodeName | number, message: string, details: Uint8Array): Uint8Array {
   const wireCode = typeof code === 'number' ? code : ErrorCode[code];
-  const text = truncateUtf8(encodeUtf8(message), MAX_ERROR_MESSAGE);
-  const details = supportedVersions.length * 2;
-  const { frame, view } = frameOf(FrameType.Error, 4 + text.length + details);
+  const text = truncateUtf8(encodeUtf8(message), Math.min(MAX_ERROR_MESSAGE, DEFAULT_MAX_PAYLOAD - 4 - details.length));
+  const { frame, view } = frameOf(FrameType.Error, 4 + text.length + details.length);
   view.setUint16(HEADER_SIZE, wireCode);
   view.setUint16(HEADER_SIZE + 2, text.length);
   frame.set(text, HEADER_SIZE + 4);
-  let at = HEADER_SIZE + 4 + text.length;
-  for (const v of supportedVersions) {
-    view.setUint16(at, v);
-    at += 2;
-  }
+  frame.set(details, HEADER_SIZE + 4 + text.length);
   return frame;
 }
 
@@ -335,6 +323,8 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
     case FrameType.Stdin:
     case FrameType.Stdout:
     case FrameType.Stderr:
+    case FrameType.UploadData:
+    case FrameType.DownloadData:
       return encodeDataFrame(message.type, message.data, maxPayload);
     case FrameType.StdinClose:
       return encodeStdinClose();
@@ -347,6 +337,7 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
     case FrameType.Exit:
       return encodeExit(message);
     case FrameType.Error:
+      if (message.path !== undefined) return encodePathError(message.wireCode, message.message, message.path);
       return encodeError(message.wireCode, message.message, message.supportedVersions ?? []);
     case FrameType.Ping:
       return encodePing(message.token);
@@ -366,5 +357,7 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
       return encodeStdinAck(message.bytes);
     case FrameType.SessionList:
       return encodeSessionList(message.sessions, maxPayload);
+    default:
+      return encodeCopyMessage(message, maxPayload);
   }
 }

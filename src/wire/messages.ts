@@ -1,4 +1,5 @@
 import type { ErrorCodeName, ExitKind, FrameType, OverflowPolicy } from './constants.js';
+import type { CopyMessage } from './copyMessages.js';
 
 export interface WindowDimensions {
   rows: number;
@@ -55,6 +56,9 @@ export interface DataMessage<T extends number> {
 export type StdinMessage = DataMessage<typeof FrameType.Stdin>;
 export type StdoutMessage = DataMessage<typeof FrameType.Stdout>;
 export type StderrMessage = DataMessage<typeof FrameType.Stderr>;
+/** A file's bytes in a copy stream (§12.7). */
+export type UploadDataMessage = DataMessage<typeof FrameType.UploadData>;
+export type DownloadDataMessage = DataMessage<typeof FrameType.DownloadData>;
 
 export interface StdinCloseMessage {
   type: typeof FrameType.StdinClose;
@@ -104,6 +108,8 @@ export interface ErrorMessage {
   message: string;
   /** Code-specific details (UNSUPPORTED_VERSION: the supported versions). */
   supportedVersions?: number[];
+  /** Copy errors' details (§12.9): the path the failure concerns, possibly empty. */
+  path?: Uint8Array;
 }
 
 export interface PingMessage {
@@ -221,4 +227,4 @@ export type AgentMessage =
   | StdinAckMessage
   | SessionListMessage;
 
-export type Message = ClientMessage | AgentMessage | StdinCreditMessage;
+export type Message = ClientMessage | AgentMessage | StdinCreditMessage | CopyMessage | UploadDataMessage | DownloadDataMessage;

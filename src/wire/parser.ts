@@ -13,6 +13,8 @@ import {
   SESSION_ID_SIZE,
   SUPPORTED_VERSIONS,
 } from './constants.js';
+import { PATH_ERROR_CODES } from './copyConstants.js';
+import { parseCopyFrame } from './copyCodec.js';
 import type { RawFrame } from './decoder.js';
 import { MalformedFrameError, UnknownFrameTypeError, UnsupportedVersionError } from './errors.js';
 import type {
@@ -326,6 +328,8 @@ function parseError(payload: Uint8Array): ErrorMessage {
     const dv = viewOf(details);
     msg.supportedVersions = [];
     for (let i = 0; i < details.length; i += 2) msg.supportedVersions.push(dv.getUint16(i));
+  } else if (PATH_ERROR_CODES.has(wireCode)) {
+    msg.path = details;
   }
   return msg;
 }
@@ -371,6 +375,10 @@ export function parseFrame(frame: RawFrame, supportedVersions?: readonly number[
       return { type: FrameType.Pong, token: p };
     case FrameType.StdinCredit:
       return { type: FrameType.StdinCredit, bytes: viewOf(p).getUint32(0) };
+    case FrameType.UploadData:
+      return { type: FrameType.UploadData, data: p };
+    case FrameType.DownloadData:
+      return { type: FrameType.DownloadData, data: p };
     case FrameType.OutputAck: {
       const view = viewOf(p);
       return { type: FrameType.OutputAck, stdoutBytes: safeU64(view, 0, 'OutputAck stdout count'), stderrBytes: safeU64(view, 8, 'OutputAck stderr count') };
@@ -387,9 +395,13 @@ export function parseFrame(frame: RawFrame, supportedVersions?: readonly number[
       return { type: FrameType.StdinAck, bytes: safeU64(viewOf(p), 0, 'StdinAck count') };
     case FrameType.SessionList:
       return parseSessionList(p);
-    default:
+    default: {
+      // Copy requests carry versions of their own (§12.1): `supportedVersions` is the exec protocol's.
+      const copy = parseCopyFrame(frame.type, p);
+      if (copy !== null) return copy;
       // The decoder only delivers known types; reaching here means a caller built a RawFrame itself.
       if (FRAME_TYPE_NAMES[frame.type] === undefined) throw new UnknownFrameTypeError(frame.type);
       throw new MalformedFrameError(`frame type 0x${frame.type.toString(16)} has no parser`);
+    }
   }
 }

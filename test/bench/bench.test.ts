@@ -3,7 +3,7 @@
 // judged (timings belong to the benchmark, not to tests). Runs dist/: `npm test` builds it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -27,6 +27,14 @@ const EXPECTED_IDS = [
   'durable.stdout.library.plain', 'durable.stdout.api.plain', 'durable.stdin.library.plain', 'durable.stdin.api.plain',
   'durable.reconnect.api',
 ];
+// Copies (issue 17 item 5): each of a large file and a tree, each way, by every way; ssh
+// only where sshd is installed (the bench starts its own).
+const SSH = existsSync('/usr/sbin/sshd');
+for (const kind of ['file', 'files']) {
+  for (const direction of ['upload', 'download']) {
+    for (const way of ['pipe', 'api', 'library', ...(SSH ? ['ssh'] : [])]) EXPECTED_IDS.push(`copy.${kind}.${direction}.${way}`);
+  }
+}
 
 describe('npm run bench --smoke', () => {
   it('measures every figure through real processes and writes the JSON report', () => {
@@ -43,7 +51,7 @@ describe('npm run bench --smoke', () => {
       assert.equal(typeof report.machine.cpus, 'number');
       assert.deepEqual(report.figures.map((f: { id: string }) => f.id).sort(), [...EXPECTED_IDS].sort());
       for (const f of report.figures) {
-        assert.ok(['ms', 'MB/s', 'KiB', 'MiB', 'sessions'].includes(f.unit), `${f.id} unit ${f.unit}`);
+        assert.ok(['ms', 'MB/s', 'files/s', 'KiB', 'MiB', 'sessions'].includes(f.unit), `${f.id} unit ${f.unit}`);
         if (f.id === 'roundtrip.cli' && f.value === null) {
           assert.match(f.note, /CLI not available/);
           continue;
@@ -57,10 +65,12 @@ describe('npm run bench --smoke', () => {
         const f = report.figures.find((x: { id: string }) => x.id === id);
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
-      assert.equal(report.targets.length, 13);
+      assert.equal(report.targets.length, 14);
       for (const name of [/idle \+ 16 MiB/, /start p99 ≤ 1 s/, /library stdout and stdin ≥ 1\.5×/, /within 5 % of one that is not/, /output flowing again/]) {
         assert.ok(report.targets.some((t: { name: string }) => name.test(t.name)), `issue 18's target ${name} is judged`);
       }
+      assert.ok(report.targets.some((t: { name: string }) => /large file copied .* as fast as the exec pipe/.test(t.name)), "issue 17's target is judged");
+      if (!SSH) assert.match(report.skipped.ssh, /sshd/, 'the copy section says why ssh is missing');
       assert.match(report.skipped.VM, /--smoke/, 'the VM section says why it did not run');
       assert.match(r.stdout, /^VM section skipped: --smoke/m);
       for (const t of report.targets) assert.ok(t.met === true || t.met === false, `${t.name} judged`);

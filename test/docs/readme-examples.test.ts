@@ -119,6 +119,16 @@ execInBrowser({
     const r = await runExample('library', example('library'));
     assert.deepEqual(r, { code: 0, stdout: '4\n', stderr: 'bye\n' });
   });
+
+  it('the copy example copies a directory in and back, and stats a file (the stack\'s agent has the root /)', async () => {
+    try {
+      const r = await runExample('copy-library', example('copy-library'));
+      assert.deepEqual(r, { code: 0, stdout: 'file 12 2 12\n', stderr: '' });
+      assert.equal(readFileSync(join(dir, 'back/index.html'), 'utf8'), '<h1>hi</h1>\n');
+    } finally {
+      rmSync('/tmp/site', { recursive: true, force: true });
+    }
+  });
 });
 
 describe('README Configuration matches --help', () => {

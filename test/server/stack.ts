@@ -49,11 +49,13 @@ export interface StackOptions {
   ready?: boolean;
   /** Put before every instance id and name (web-id, web, db…): hosts of a fleet own different ones. */
   instancePrefix?: string;
+  /** More arguments for the agent (e.g. --root DIR: the container root its commands and copies see). */
+  agentArgs?: string[];
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'hypeman-server-'));
-  const agent = await AgentProcess.start();
+  const agent = await AgentProcess.start({ args: options.agentArgs });
   const registry = new InstanceRegistry(join(dir, 'data'));
   const p = options.instancePrefix ?? '';
   const muxPath = join(registry.guestsDir, `${p}web-id`, 'vsock.sock');

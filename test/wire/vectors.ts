@@ -41,13 +41,19 @@ const exitKinds: Record<string, number> = {
   timed_out: ExitKind.TimedOut,
 };
 
+/** Members that are bytes (hex in the vectors): data, tokens, ids, and the copy frames' paths and digests. */
+const BYTE_MEMBERS = ['path', 'link', 'name', 'sha256'] as const;
+
 /** The message a vector's JSON meaning stands for. */
 export function messageOf(m: Record<string, unknown>): Message {
   const type = FrameType[m.type as keyof typeof FrameType];
+  const bytes = Object.fromEntries(BYTE_MEMBERS.filter((k) => k in m).map((k) => [k, dataOf(m[k])]));
   switch (type) {
     case FrameType.Stdin:
     case FrameType.Stdout:
     case FrameType.Stderr:
+    case FrameType.UploadData:
+    case FrameType.DownloadData:
       return { type, data: dataOf(m.data) };
     case FrameType.Exit:
       return { ...(m as object), type, kind: exitKinds[m.kind as string] } as Message;
@@ -67,7 +73,7 @@ export function messageOf(m: Record<string, unknown>): Message {
       } as Message;
     }
     default:
-      return { ...(m as object), type } as Message;
+      return { ...(m as object), ...bytes, type } as Message;
   }
 }
 

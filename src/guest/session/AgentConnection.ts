@@ -36,7 +36,7 @@ export class AgentConnection {
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#startDeadline = setTimeout(() => {
       this.#startDeadline = null;
-      this.refuse('START_TIMEOUT', `no ExecStart arrived within ${startTimeoutMs / 1000} s of connecting; a client sends ExecStart first (spec §4.1)`);
+      this.refuse('START_TIMEOUT', `no ExecStart arrived within ${startTimeoutMs / 1000} s of connecting (nor a copy request); a client sends ExecStart first (spec §4.1), or CopyTo, CopyFrom or Stat (§12)`);
     }, startTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#ended('the client closed the connection'));

@@ -1,4 +1,5 @@
 import {
+  type CopyRequestMessage,
   type ErrorCodeName,
   type ExecStartMessage,
   FRAME_TYPE_NAMES,
@@ -7,6 +8,7 @@ import {
   type RawFrame,
   UnexpectedFrameError,
   parseExecStart,
+  parseFrame,
   parseListSessions,
 } from '../../wire/index.js';
 import type { AgentConnection } from './AgentConnection.js';
@@ -29,6 +31,8 @@ export interface Operations {
   resume(request: ExecStartMessage, connection: AgentConnection): ConnectionOperation;
   /** ListSessions: the sessions the agent keeps (§10.8). */
   list(request: ListSessionsMessage, connection: AgentConnection): ConnectionOperation;
+  /** CopyTo, CopyFrom or Stat: a copy operation (§12). */
+  copy(request: CopyRequestMessage, connection: AgentConnection): ConnectionOperation;
 }
 
 /** Nothing more to do on a connection that was answered: later frames are read and dropped. */
@@ -51,11 +55,16 @@ export function dispatchFirstFrame(frame: RawFrame, connection: AgentConnection,
     }
     case FrameType.ListSessions:
       return operations.list(parseListSessions(frame.payload), connection);
+    case FrameType.CopyTo:
+    case FrameType.CopyFrom:
+    case FrameType.Stat:
+      // Copy requests carry versions of their own (§12.1), checked by their parser.
+      return operations.copy(parseFrame(frame) as CopyRequestMessage, connection);
     case FrameType.Error:
       // A client that gives up before it asked for anything (§3.2): nothing to end but the connection.
       connection.finish();
       return ANSWERED;
     default:
-      throw new UnexpectedFrameError(`the first frame of a connection must be ExecStart or ListSessions, not ${FRAME_TYPE_NAMES[frame.type]}`);
+      throw new UnexpectedFrameError(`the first frame of a connection must be ExecStart, ListSessions, CopyTo, CopyFrom or Stat, not ${FRAME_TYPE_NAMES[frame.type]}`);
   }
 }

@@ -1,11 +1,9 @@
 import yargs, { type Argv } from 'yargs';
-import { CodedError, type OverflowPolicy } from '../../wire/index.js';
+import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from './cliCommon.js';
+import { CP_COMMAND, type CpOptions, parseCpOptions } from './cp/CpOptions.js';
+import type { OverflowPolicy } from '../../wire/index.js';
 
-/** Where the CLI reaches the API server, with what. */
-export interface ApiOptions {
-  apiUrl: string;
-  token: string;
-}
+export { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError };
 
 /** What the user asked for on the command line: run a command. */
 export interface CliOptions extends ApiOptions {
@@ -54,8 +52,6 @@ export interface AttachCliOptions extends ApiOptions {
   keepAliveSeconds: number;
 }
 
-/** Where npm start listens; an IP, not localhost, so that no name is looked up and no IPv6 ::1 tried first. */
-export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 const DEFAULT_KEEPALIVE_SECONDS = 30;
 /** What the CLI asks for by default, so that a dropped connection loses nothing (spec §10). */
 export const DEFAULT_LINGER_SECONDS = 30;
@@ -67,16 +63,6 @@ export const PS_COMMAND = 'ps';
 /** The word that attaches to a session. */
 export const ATTACH_COMMAND = 'attach';
 
-/** Where tokens come from, for --help and the messages that ask for one. */
-export const TOKEN_SOURCES = 'hypeman-exec-server token --sub NAME on the server\'s host, or .hypeman/dev-token in the checkout with npm start';
-
-/** A usage error: printed with a hint at --help, exit status 255. */
-export class UsageError extends CodedError<'USAGE'> {
-  constructor(message: string) {
-    super('USAGE', message);
-  }
-}
-
 const EXAMPLES: Array<[string, string]> = [
   ['$0 web-1 whoami', 'run a command and print its output'],
   ['$0 -it web-1 /bin/sh', 'interactive shell with a terminal (like kubectl exec -it)'],
@@ -84,10 +70,11 @@ const EXAMPLES: Array<[string, string]> = [
   ['$0 web-1 -- ls -l /', 'use -- when the command has options of its own'],
   ['$0 -e LANG=C.UTF-8 -e HOME -w /srv -u app web-1 env', 'environment (a bare NAME copies the local value), workdir and user'],
   ['$0 --timeout 30 --wait-for-agent 60 web-1 make test', 'kill after 30 s (exit 124); wait up to 60 s for a booting VM'],
-  [`$0 ${LIST_COMMAND}`, 'the instances your token may use, with their state (--json for scripts)'],
+  [`$0 ${LIST_COMMAND}`, 'the instances your token may use, with their state (like docker ps; --json for scripts)'],
   ['$0 --detach web-1 make test', 'start a command, print its session id, leave it running (for --linger seconds unless attached)'],
   [`$0 ${PS_COMMAND} web-1`, 'your sessions on web-1: id, command, start, state (attached, detached, exited)'],
   [`$0 ${ATTACH_COMMAND} web-1 SESSION`, 'go on with a session: its output from what the agent still holds, your stdin to it'],
+  ['$0 cp ./site web-1:/srv', 'copy a directory into an instance (cp --help: from it, tar streams, -a, -L)'],
 ];
 
 const EPILOGUE = `Options go before the command, before or after the instance: hypeman-exec -u app web-1 id
@@ -172,8 +159,8 @@ function parser(version: string): Argv {
     yargs()
       .scriptName('hypeman-exec')
       .usage(
-        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 ${PS_COMMAND} <instance> [--json]\n   or: $0 ${ATTACH_COMMAND} [--no-stdin] <instance> <session>\n\n` +
-          `Run a command inside a microVM instance, like docker exec or kubectl exec; ${LIST_COMMAND} lists the\ninstances your token may use, ${PS_COMMAND} your sessions on one, ${ATTACH_COMMAND} goes on with one.`,
+        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 ${PS_COMMAND} <instance> [--json]\n   or: $0 ${ATTACH_COMMAND} [--no-stdin] <instance> <session>\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
+          `Run a command inside a microVM instance, like docker exec or kubectl exec; ${LIST_COMMAND} lists the\ninstances your token may use, ${PS_COMMAND} your sessions on one, ${ATTACH_COMMAND} goes on with one;\ncp copies files to or from an instance (hypeman-exec cp --help).`,
       )
       // The command's own arguments stay strings as typed (`echo 007` prints 007).
       .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'strip-dashed': true, 'parse-positional-numbers': false })
@@ -214,12 +201,6 @@ function parser(version: string): Argv {
 
 type Parsed = Awaited<ReturnType<Argv['parseAsync']>> & Record<string, unknown>;
 
-/** What to print and exit with instead of running anything (--help, --version). */
-export interface Answer {
-  exit: number;
-  output: string;
-}
-
 /** Parses `argv`; the help or version text instead when that was asked for. */
 async function parse(argv: string[], version: string): Promise<{ args: Parsed } | { answer: Answer }> {
   let helpOutput = '';
@@ -242,7 +223,7 @@ export async function parseCliOptions(
   env: NodeJS.ProcessEnv,
   terminals: Terminals,
   version: string,
-): Promise<CliOptions | ListOptions | PsOptions | AttachCliOptions | Answer> {
+): Promise<CliOptions | ListOptions | PsOptions | AttachCliOptions | CpOptions | Answer> {
   const first = await parse(argv, version);
   if ('answer' in first) return first.answer;
   // yargs stops at the first word that is not an option (or after --) and hands back that
@@ -251,6 +232,8 @@ export async function parseCliOptions(
   const explicit = argv[argv.length - words.length - 1] === '--';
   let args = first.args;
   let [target, ...rest] = words;
+  // `hypeman-exec cp …` has options and arguments of its own (cp/CpOptions.ts).
+  if (target === CP_COMMAND && !explicit) return parseCpOptions(rest, args, env, version);
   // Options after the instance (or after ls), up to the command: parsed again as if they
   // had come before it. The command is from its first word on, or after a --.
   if (!explicit && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {

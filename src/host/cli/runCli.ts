@@ -1,6 +1,8 @@
 import { packageVersion } from '../version.js';
 import { type LocalStreams, parseCliOptions } from './CliOptions.js';
 import { CliExit } from './CliExit.js';
+import { CpUsageError } from './cp/CpOptions.js';
+import { CpExit } from './cp/cpExit.js';
 
 export interface CliHooks {
   /** Called once a session has ended (not after --help, --version or a usage error). */
@@ -16,6 +18,10 @@ export async function runCli(argv: string[], local: LocalStreams = process, hook
   try {
     parsed = await parseCliOptions(argv, process.env, { stdinIsTTY: !!local.stdin.isTTY, stdoutIsTTY: !!local.stdout.isTTY }, packageVersion());
   } catch (err) {
+    if (err instanceof CpUsageError) {
+      local.stderr.write(`hypeman-exec: ${err.message} (see hypeman-exec cp --help)\n`);
+      return CpExit.FAILED;
+    }
     local.stderr.write(`hypeman-exec: ${(err as Error).message} (see hypeman-exec --help)\n`);
     return CliExit.FAILURE;
   }
@@ -26,6 +32,10 @@ export async function runCli(argv: string[], local: LocalStreams = process, hook
   if ('list' in parsed) {
     const { runList } = await import('./listCommand.js');
     return runList(parsed, local);
+  }
+  if ('cp' in parsed) {
+    const { runCp } = await import('./cp/runCp.js');
+    return runCp(parsed, local);
   }
   if ('ps' in parsed) {
     const { runPs } = await import('./psCommand.js');

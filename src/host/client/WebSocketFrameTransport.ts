@@ -1,13 +1,16 @@
 import WebSocket from 'ws';
 import {
   DEFAULT_MAX_PAYLOAD,
+  FrameJoiner,
   FrameType,
   HEADER_SIZE,
   INITIAL_STDIN_CREDIT,
   ProtocolError,
+  type RawFrame,
   WEBSOCKET_SUBPROTOCOL,
   decodeSingleFrame,
   errorOfCloseCode,
+  forEachFrame,
   frameTypeOf,
   parseFrame,
 } from '../../wire/index.js';
@@ -35,25 +38,35 @@ export interface WebSocketConnectOptions {
   maxPayload?: number;
   /** Give up on the opening handshake after this long (default 30 s): ApiUnreachableError. */
   handshakeTimeoutMs?: number;
+  /**
+   * Messages of several frames (/cp, spec §12.10.1): small frames sent in one tick travel
+   * joined, and a message may bring several. Off: one frame per message (/exec).
+   */
+  joinFrames?: boolean;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /**
  * Frames over the API server's WebSocket, framed dialect (spec §8.1): one frame per binary
- * message. StdinCredit frames (§8.1.1) are consumed here and exposed as `stdinCredit`.
+ * message, or joined frames on /cp (§12.10.1). StdinCredit frames (§8.1.1) are consumed
+ * here and exposed as `stdinCredit`.
  */
 export class WebSocketFrameTransport extends FrameTransportBase {
   readonly framesInOneBuffer = true;
   #credit = INITIAL_STDIN_CREDIT;
   readonly #ws: WebSocket;
   readonly #maxPayload: number;
+  /** Small frames waiting to go as one message (joinFrames), sent at the end of the tick. */
+  readonly #joiner: FrameJoiner | null;
+  #flushScheduled = false;
   #needDrain = false;
 
-  private constructor(ws: WebSocket, maxPayload: number) {
+  private constructor(ws: WebSocket, maxPayload: number, joinFrames: boolean) {
     super();
     this.#ws = ws;
     this.#maxPayload = maxPayload;
+    this.#joiner = joinFrames ? new FrameJoiner((message) => this.#sendMessage(message)) : null;
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#message(data, isBinary));
     ws.on('close', (code: number, reason: Buffer) => this.finish(closeError(code, reason.toString())));
     ws.on('error', (err) => this.finish(new ConnectionLostError(err.message, err)));
@@ -113,7 +126,7 @@ export class WebSocketFrameTransport extends FrameTransportBase {
           reject(new ClientProtocolError(`the server did not select the ${WEBSOCKET_SUBPROTOCOL} subprotocol; is ${url} a hypeman-exec API?`));
           return;
         }
-        resolve(new WebSocketFrameTransport(ws, maxPayload));
+        resolve(new WebSocketFrameTransport(ws, maxPayload, options.joinFrames ?? false));
       });
       ws.once('unexpected-response', (req, res) => {
         let body = '';
@@ -140,19 +153,46 @@ export class WebSocketFrameTransport extends FrameTransportBase {
 
   send(frame: Uint8Array): boolean {
     if (this.closed) return false;
-    // Stdin is paid for with credit however it was framed (§8.1.1).
-    if (frameTypeOf(frame) === FrameType.Stdin) this.#credit -= frame.length - HEADER_SIZE;
-    this.#ws.send(frame, { binary: true }, () => this.#sent());
-    return this.#backpressure();
+    // Credit pays for the client's data frames however they were framed: Stdin, and an
+    // upload's file bytes (§8.1.1, §12.10).
+    const type = frameTypeOf(frame);
+    if (type === FrameType.Stdin || type === FrameType.UploadData) this.#credit -= frame.length - HEADER_SIZE;
+    if (this.#joiner === null) return this.#sendMessage(frame);
+    this.#joiner.frame(frame);
+    return this.#joined();
   }
 
   sendData(header: Uint8Array, payload: Uint8Array): boolean {
     if (this.closed) return false;
+    // Credit pays for the client's data frames: Stdin, and an upload's file bytes (§8.1.1, §12.10).
+    const type = frameTypeOf(header);
+    if (type === FrameType.Stdin || type === FrameType.UploadData) this.#credit -= payload.length;
+    if (this.#joiner !== null) {
+      this.#joiner.data(header, payload);
+      return this.#joined();
+    }
     // One message per frame: the payload must be joined to its header here.
     const frame = new Uint8Array(header.length + payload.length);
     frame.set(header, 0);
     frame.set(payload, header.length);
-    return this.send(frame);
+    return this.#sendMessage(frame);
+  }
+
+  #sendMessage(message: Uint8Array): boolean {
+    this.#ws.send(message, { binary: true }, () => this.#sent());
+    return this.#backpressure();
+  }
+
+  /** After a joined frame: what waits goes at the end of this tick, with whatever follows it. */
+  #joined(): boolean {
+    if (this.#joiner!.pending > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        if (!this.closed) this.#joiner!.flush();
+      });
+    }
+    return this.#backpressure();
   }
 
   pauseReading(): void {
@@ -164,7 +204,9 @@ export class WebSocketFrameTransport extends FrameTransportBase {
   }
 
   close(): void {
-    if (!this.closed) this.#ws.close(1000);
+    if (this.closed) return;
+    this.#joiner?.flush();
+    this.#ws.close(1000);
   }
 
   destroy(err?: Error): void {
@@ -192,14 +234,21 @@ export class WebSocketFrameTransport extends FrameTransportBase {
       this.destroy(new ClientProtocolError('the server sent a text message in the framed dialect'));
       return;
     }
-    let frame;
+    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // Every frame of a message is checked before any is delivered.
+    const frames: Array<RawFrame | null> = [];
     try {
-      frame = decodeSingleFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), this.#maxPayload);
+      if (this.#joiner !== null) forEachFrame(view, this.#maxPayload, (frame) => frames.push(frame));
+      else frames.push(decodeSingleFrame(view, this.#maxPayload));
     } catch (err) {
       this.destroy(new ClientProtocolError(`the server sent an invalid frame: ${(err as ProtocolError).message}`, err));
       return;
     }
-    if (frame === null) return;
+    for (const frame of frames) this.#frame(frame);
+  }
+
+  #frame(frame: RawFrame | null): void {
+    if (frame === null || this.closed) return;
     if (frame.type === FrameType.StdinCredit) {
       const credit = parseFrame(frame);
       if (credit.type === FrameType.StdinCredit) this.#credit += credit.bytes;

@@ -20,6 +20,35 @@ export class RemoteExecError extends ExecClientError {
   }
 }
 
+/**
+ * A copy operation (spec §12) ended with an Error frame from the agent or the API server:
+ * `code` as RemoteExecError's (PATH_NOT_FOUND, NO_SPACE, PATH_ESCAPES…), `path` the
+ * container path it concerns when the error names one (empty otherwise).
+ */
+export class RemoteCopyError extends RemoteExecError {
+  readonly path: string;
+
+  constructor(code: ErrorCodeName | `ERROR_${number}`, wireCode: number, message: string, path = '') {
+    super(code, wireCode, message);
+    this.path = path;
+  }
+}
+
+/**
+ * A copy failed on this side: a local file cannot be read or written (`PATH_NOT_FOUND`,
+ * `PERMISSION_DENIED`, `NO_SPACE`…, the names of spec §5 for the same failures), the data
+ * that came does not match its SHA-256 (`CHECKSUM_MISMATCH`), or an entry would land
+ * outside the destination (`PATH_ESCAPES`). `path` is the local path concerned.
+ */
+export class LocalCopyError extends ExecClientError {
+  readonly path: string;
+
+  constructor(code: string, message: string, path = '', options?: ErrorOptions) {
+    super(code, message, options);
+    this.path = path;
+  }
+}
+
 /** The caller aborted (abort(), or the signal given to execInInstance), while connecting or later. */
 export class SessionAbortedError extends ExecClientError {
   constructor(reason?: unknown, phase: 'connecting' | 'running' = 'running') {

@@ -1,23 +1,10 @@
-import type { AgentDialer } from '../dial/AgentDialer.js';
-import { HybridVsockDialer } from '../dial/HybridVsockDialer.js';
-import { NativeVsockDialer } from '../dial/NativeVsockDialer.js';
-import { dialWithRetry } from '../dial/dialWithRetry.js';
-import { dialerFor } from '../dial/dialerFor.js';
-import type { InstanceRegistry } from '../registry/InstanceRegistry.js';
+import { type DirectTarget, dialTransport } from './dialTransport.js';
 import type { ExecSession } from './ExecSession.js';
-import { type ApiTarget, type AttachOptions, type Connect, type ExecOptions, attachExecSession, attachThroughApi, execThroughApi, startExecSession } from './execThroughApi.js';
-import { StreamFrameTransport } from './StreamFrameTransport.js';
+import { type ApiTarget, type AttachOptions, type ExecOptions, attachExecSession, attachThroughApi, execThroughApi, startExecSession } from './execThroughApi.js';
 
 /** Where to run: straight at a VM's vsock, through an instance registry, or through the API server. */
 export type ExecTarget =
-  /** Cloud Hypervisor / Firecracker (or a HybridVsockMux): the VM's hybrid vsock Unix socket. */
-  | { socketPath: string; port?: number }
-  /** QEMU vhost-vsock: the guest's CID. */
-  | { cid: number; port?: number }
-  /** Any dialer (e.g. from `dialerFor(record)`). */
-  | { dialer: AgentDialer }
-  /** An instance by id or name in a data directory's registry (must be running). */
-  | { registry: InstanceRegistry; instance: string }
+  | DirectTarget
   /** The API server's framed WebSocket (spec §8.1). */
   | ApiTarget;
 
@@ -37,7 +24,7 @@ export type ExecTarget =
  */
 export async function execInInstance(target: ExecTarget, options: ExecOptions = {}): Promise<ExecSession> {
   if ('apiUrl' in target) return execThroughApi(target, options);
-  return startExecSession(options, streamConnect(target));
+  return startExecSession(options, (waitForAgentSeconds, signal) => dialTransport(target, waitForAgentSeconds, signal));
 }
 
 /**
@@ -48,20 +35,5 @@ export async function execInInstance(target: ExecTarget, options: ExecOptions = 
  */
 export async function attachSession(target: ExecTarget, sessionId: string, options: AttachOptions = {}): Promise<ExecSession> {
   if ('apiUrl' in target) return attachThroughApi(target, sessionId, options);
-  return attachExecSession(sessionId, options, streamConnect(target));
-}
-
-function streamConnect(target: Exclude<ExecTarget, ApiTarget>): Connect {
-  return async (waitForAgentSeconds, signal) => {
-    const stream = await dialWithRetry(await dialerOf(target), { timeoutSeconds: waitForAgentSeconds, signal });
-    return new StreamFrameTransport(stream);
-  };
-}
-
-/** The dialer a direct target names. */
-export async function dialerOf(target: Exclude<ExecTarget, ApiTarget>): Promise<AgentDialer> {
-  if ('dialer' in target) return target.dialer;
-  if ('registry' in target) return dialerFor(await target.registry.getRunning(target.instance));
-  if ('socketPath' in target) return new HybridVsockDialer({ socketPath: target.socketPath, port: target.port });
-  return new NativeVsockDialer({ cid: target.cid, port: target.port });
+  return attachExecSession(sessionId, options, (waitForAgentSeconds, signal) => dialTransport(target, waitForAgentSeconds, signal));
 }

@@ -7,3 +7,5 @@ export { FrameTransportBase, type FrameTransport, type FrameTransportEvents } fr
 export { StreamFrameTransport } from './StreamFrameTransport.js';
 export { WebSocketFrameTransport, type WebSocketConnectOptions } from './WebSocketFrameTransport.js';
 export * from './errors.js';
+export * from './copy/index.js';
+export type { DirectTarget } from './dialTransport.js';

@@ -1,7 +1,8 @@
 import { FrameDecoder, FrameType, ProtocolError, type SessionSummary, encodeListSessions, parseFrame } from '../../wire/index.js';
 import { dialWithRetry } from '../dial/dialWithRetry.js';
 import { ClientProtocolError, ConnectionLostError, RemoteExecError } from './errors.js';
-import { type ExecTarget, dialerOf } from './execInInstance.js';
+import { dialerOf } from './dialTransport.js';
+import type { ExecTarget } from './execInInstance.js';
 import { listApiSessions } from './instances.js';
 
 /**

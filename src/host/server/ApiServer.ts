@@ -16,7 +16,10 @@ import {
   statusLine,
 } from './errors.js';
 import type { DialectName, RelayClient } from './relay/ClientDialect.js';
+import { CopyRelay } from './relay/copy/CopyRelay.js';
 import { DEFAULT_RELAY_LIMITS, ExecRelay, type RelayLimits } from './relay/ExecRelay.js';
+import { CopyRecord } from './relay/copy/CopyRecord.js';
+import { type PathInfo, type StatQuery, parseStatQuery, statInstancePath } from './statPath.js';
 import { listAgentSessions } from './AgentSessionList.js';
 import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
 import { ExecMetrics } from './ExecMetrics.js';
@@ -53,7 +56,11 @@ export interface ApiServerOptions {
   web?: WebPages;
 }
 
+/** The WebSocket endpoints: an exec session (§8), or a copy or stat operation (§12.10). */
+type Route = 'exec' | 'copy';
+
 interface SessionData {
+  route: Route;
   dialect: DialectName;
   protocol: string;
   principal: Principal;
@@ -61,7 +68,7 @@ interface SessionData {
   queryRequest: ExecRequest | null;
   waitForAgentSeconds: number;
   remote: string;
-  relay?: ExecRelay;
+  relay?: ExecRelay | CopyRelay;
   closed: boolean;
 }
 
@@ -91,6 +98,7 @@ function bearerToken(authorization: string, protocols: string[]): string {
 
 /** Headers copied in the upgrade handler: uWS's request object dies when it returns. */
 interface UpgradeHeaders {
+  route: Route;
   instance: string;
   key: string;
   protocols: string[];
@@ -103,9 +111,10 @@ interface UpgradeHeaders {
 }
 
 /**
- * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` in
- * both dialects, `GET /instances`, `GET /instances/{id}`, `GET /instances/{id}/sessions`,
- * `GET /healthz`, `GET /metrics`, and the browser terminal: `GET /`,
+ * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` and
+ * `GET /instances/{id}/cp` in both dialects, `GET /instances/{id}/stat`, `GET /instances`,
+ * `GET /instances/{id}`, `GET /instances/{id}/sessions`, `GET /healthz`, `GET /metrics`,
+ * and the browser terminal: `GET /`,
  * `GET /instances/{id}/terminal`, `GET /assets/{file}`.
  */
 export class ApiServer {
@@ -114,7 +123,7 @@ export class ApiServer {
   readonly #limits: RelayLimits;
   readonly #origins: OriginPolicy;
   readonly #hosts: HostPolicy;
-  readonly #relays: SessionCounts<ExecRelay>;
+  readonly #relays: SessionCounts<ExecRelay | CopyRelay>;
   /** Gives back relayed buffers' memory while sessions run (see src/runtime). */
   readonly #reclaimer = new BufferReclaimer();
   #ready: boolean;
@@ -158,33 +167,52 @@ export class ApiServer {
     this.#app = app;
     const web = this.#options.web ?? WebPages.load();
     if (web.missing) this.#options.logger.warn(web.missing);
-    app.ws<SessionData>('/instances/:id/exec', {
-      compression: uWS.DISABLED,
-      // A little over the frame limit, so an oversize frame gets FRAME_TOO_LARGE from us
-      // rather than a bare close from uWS.
-      maxPayloadLength: HEADER_SIZE + this.#limits.maxPayload + 64 * 1024,
-      // Our own high-water mark pauses the agent long before this; uWS must never drop.
-      maxBackpressure: 64 * 1024 * 1024,
-      closeOnBackpressureLimit: 0,
-      idleTimeout: 120,
-      sendPingsAutomatically: true,
-      upgrade: (res, req, context) => this.#upgrade(res, req, context),
-      open: (ws) => this.#open(ws),
-      message: (ws, message, isBinary) => ws.getUserData().relay?.clientMessage(message, isBinary),
-      drain: (ws) => ws.getUserData().relay?.clientDrain(),
-      close: (ws, code) => {
-        const data = ws.getUserData();
-        data.closed = true;
-        if (data.relay) {
-          data.relay.clientClosed(code);
-          this.#relays.delete(data.relay);
-          if (this.#relays.size === 0) this.#reclaimer.stop();
-        }
-      },
-    });
-    app.get('/instances/:id/exec', (res, req) => {
+    for (const route of ['exec', 'copy'] as const) {
+      const path = route === 'exec' ? '/instances/:id/exec' : '/instances/:id/cp';
+      app.ws<SessionData>(path, {
+        compression: uWS.DISABLED,
+        // A little over the frame limit, so an oversize frame gets FRAME_TOO_LARGE from us
+        // rather than a bare close from uWS.
+        maxPayloadLength: HEADER_SIZE + this.#limits.maxPayload + 64 * 1024,
+        // Our own high-water mark pauses the agent long before this; uWS must never drop.
+        maxBackpressure: 64 * 1024 * 1024,
+        closeOnBackpressureLimit: 0,
+        idleTimeout: 120,
+        sendPingsAutomatically: true,
+        upgrade: (res, req, context) => this.#upgrade(res, req, context, route),
+        open: (ws) => this.#open(ws),
+        message: (ws, message, isBinary) => ws.getUserData().relay?.clientMessage(message, isBinary),
+        drain: (ws) => ws.getUserData().relay?.clientDrain(),
+        close: (ws, code) => {
+          const data = ws.getUserData();
+          data.closed = true;
+          if (data.relay) {
+            data.relay.clientClosed(code);
+            this.#relays.delete(data.relay);
+            if (this.#relays.size === 0) this.#reclaimer.stop();
+          }
+        },
+      });
+      app.get(path, (res, req) => {
+        if (!this.#hostAllowed(res, req)) return;
+        this.#sendError(res, { aborted: false }, new BadRequestError('this endpoint needs a WebSocket upgrade (GET with Upgrade: websocket)'));
+      });
+    }
+    app.get('/instances/:id/stat', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;
-      this.#sendError(res, { aborted: false }, new BadRequestError('this endpoint needs a WebSocket upgrade (GET with Upgrade: websocket)'));
+      const authorization = req.getHeader('authorization');
+      const origin = req.getHeader('origin');
+      const host = req.getHeader('host');
+      const id = req.getParameter(0);
+      const query = req.getQuery() ?? '';
+      const remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+      this.#handle(res, async () => {
+        if (!this.#origins.allows(origin, host)) throw new ForbiddenOriginError(origin);
+        const stat = parseStatQuery(new URLSearchParams(query));
+        const principal = await this.#authenticate(authorization, []);
+        const instance = await this.#findPermitted(decodeParameter(id), principal);
+        return { body: JSON.stringify(await this.#stat(principal, instance, stat, remote)) };
+      });
     });
     app.get('/healthz', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;
@@ -273,8 +301,9 @@ export class ApiServer {
 
   // ---- WebSocket upgrade ----------------------------------------------------------------
 
-  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, route: Route): void {
     const headers: UpgradeHeaders = {
+      route,
       instance: req.getParameter(0),
       key: req.getHeader('sec-websocket-key'),
       protocols: req
@@ -357,7 +386,8 @@ export class ApiServer {
     return {
       framed: h.protocols.includes(WEBSOCKET_SUBPROTOCOL),
       json: h.protocols.includes(JSON_SUBPROTOCOL),
-      queryRequest: queryHasRequest(query) ? parseQueryRequest(query) : null,
+      // A copy's request always comes in-band (§12.10); the query only says how long to wait for the agent.
+      queryRequest: h.route === 'exec' && queryHasRequest(query) ? parseQueryRequest(query) : null,
       waitForAgentSeconds: parseWaitForAgent(query.get('wait_for_agent') ?? undefined),
     };
   }
@@ -366,6 +396,7 @@ export class ApiServer {
     if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
     this.#relays.checkRoomFor(principal.subject, instance.id);
     return {
+      route: h.route,
       dialect: request.framed ? 'framed' : 'compat',
       protocol: request.framed ? WEBSOCKET_SUBPROTOCOL : request.json ? JSON_SUBPROTOCOL : '',
       principal,
@@ -387,11 +418,10 @@ export class ApiServer {
         if (!data.closed) ws.end(code, reason.slice(0, 120));
       },
     };
-    const relay = new ExecRelay(client, {
+    const context = {
       dialect: data.dialect,
-      queryRequest: data.queryRequest,
       waitForAgentSeconds: data.waitForAgentSeconds,
-      connectAgent: (wait, signal) => this.#options.directory.connectAgent(data.instance, wait, signal),
+      connectAgent: (wait: number, signal: AbortSignal) => this.#options.directory.connectAgent(data.instance, wait, signal),
       admit: () => this.#relays.admitRequest(relay),
       subject: data.principal.subject,
       instance: data.instance.id,
@@ -399,11 +429,27 @@ export class ApiServer {
       metrics: this.metrics,
       audit: this.#audit,
       limits: this.#limits,
-    });
+    };
+    const relay: ExecRelay | CopyRelay = data.route === 'exec' ? new ExecRelay(client, { ...context, queryRequest: data.queryRequest }) : new CopyRelay(client, context);
     data.relay = relay;
     this.#relays.add(relay);
     this.#reclaimer.start();
     relay.open();
+  }
+
+  /** GET /instances/{id}/stat (spec §12.10.3): one Stat through the agent, audited as a copy is. */
+  async #stat(principal: Principal, instance: InstanceSummary, query: StatQuery, remote: string): Promise<PathInfo> {
+    if (this.#stopping) throw new UnavailableError('the API server is shutting down; retry later');
+    if (!this.#ready) throw new ApiError(503, 'STARTING', 'the API server is still starting; retry in a moment');
+    if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
+    this.#relays.checkRoomFor(principal.subject, instance.id);
+    return statInstancePath({
+      query,
+      connectAgent: (wait, signal) => this.#options.directory.connectAgent(instance, wait, signal),
+      timeoutMs: this.#limits.agentStartTimeoutMs,
+      instance: instance.id,
+      record: new CopyRecord(this.metrics, this.#audit, { subject: principal.subject, instance: instance.id, remoteAddress: remote, dialect: 'compat' }),
+    });
   }
 
   // ---- shared HTTP plumbing -------------------------------------------------------------

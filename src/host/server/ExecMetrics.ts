@@ -10,6 +10,8 @@ export class ExecMetrics {
   readonly sessions: Counter<'result'>;
   readonly bytes: Counter<'stream'>;
   readonly duration: Histogram;
+  readonly copies: Counter<'operation' | 'result'>;
+  readonly copyBytes: Counter<'direction'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hypeman_exec_server_' });
@@ -30,6 +32,18 @@ export class ExecMetrics {
       name: 'hypeman_exec_session_duration_seconds',
       help: 'Duration of exec sessions',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers: [this.registry],
+    });
+    this.copies = new Counter({
+      name: 'hypeman_copy_operations_total',
+      help: 'Copy and stat operations ended (spec §12), by operation and result',
+      labelNames: ['operation', 'result'],
+      registers: [this.registry],
+    });
+    this.copyBytes = new Counter({
+      name: 'hypeman_copy_bytes_total',
+      help: 'File bytes copied, by direction (to or from the instance)',
+      labelNames: ['direction'],
       registers: [this.registry],
     });
   }

@@ -27,7 +27,9 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "../../guest/native/rootfs.h"
 #include "../../guest/native/spawner.h"
+#include "errno-error.h"
 
 #define READABLE UV_READABLE
 #define WRITABLE UV_WRITABLE
@@ -55,27 +57,6 @@ typedef struct {
 } socket_t;
 
 /* ---- errors ---------------------------------------------------------------------------- */
-
-static void throw_coded(napi_env env, const char *code, const char *message, int err, const char *syscall) {
-  napi_value code_value, message_value, error, number, syscall_value;
-  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok) return;
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value) != napi_ok) return;
-  if (napi_create_error(env, code_value, message_value, &error) != napi_ok) return;
-  if (err != 0 && napi_create_int32(env, err, &number) == napi_ok) napi_set_named_property(env, error, "errno", number);
-  if (syscall != NULL && napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) == napi_ok) {
-    napi_set_named_property(env, error, "syscall", syscall_value);
-  }
-  napi_throw(env, error);
-}
-
-/* Throws `syscall: strerror` with code = the errno name; returns NULL for the caller to return. */
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  char message[160];
-  int uv_code = uv_translate_sys_error(err);
-  snprintf(message, sizeof message, "%s failed: %s", syscall, uv_strerror(uv_code));
-  throw_coded(env, uv_err_name(uv_code), message, err, syscall);
-  return NULL;
-}
 
 static napi_value throw_type(napi_env env, const char *message) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
@@ -639,5 +620,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   CHECK(napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions));
   /* The agent's spawner rides in this module, the one native module the guest ships. */
   if (spawner_register(env, exports) != 0) return NULL;
+  /* And the copy operations' path calls, contained in the container root (rootfs.c). */
+  if (rootfs_register(env, exports) != 0) return NULL;
   return exports;
 }

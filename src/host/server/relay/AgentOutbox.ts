@@ -26,6 +26,8 @@ export const MIN_STDIN_BLOCK = 4 * 1024;
  * other frames (Ping, Signal, WindowSize…) by number.
  */
 export class AgentOutbox {
+  /** The data frames joined here: Stdin (exec), or an upload's file bytes (UploadData, spec §12.7). */
+  readonly #dataType: number;
   /** Blocks filled, not yet taken. */
   readonly #full: OutboxBatch[] = [];
   #block: Uint8Array | null = null;
@@ -37,6 +39,10 @@ export class AgentOutbox {
   #controlFrames = 0;
   /** Size of the next block opened for Stdin. */
   #stdinBlockSize = MIN_STDIN_BLOCK;
+
+  constructor(dataType: number = FrameType.Stdin) {
+    this.#dataType = dataType;
+  }
 
   /** Stdin payload bytes waiting. */
   get stdinBytes(): number {
@@ -109,7 +115,7 @@ export class AgentOutbox {
   #closeStdinRun(): void {
     if (this.#stdinHeaderAt < 0) return;
     const at = this.#stdinHeaderAt;
-    writeHeader(this.#block!, at, FrameType.Stdin, this.#fill - at - HEADER_SIZE);
+    writeHeader(this.#block!, at, this.#dataType, this.#fill - at - HEADER_SIZE);
     this.#stdinHeaderAt = -1;
   }
 

@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import {
-  CodedError,
   DEFAULT_MAX_PAYLOAD,
   DURABLE_VERSION,
   ErrorCode,
@@ -13,16 +12,13 @@ import {
   FrameDecoder,
   FrameType,
   INITIAL_STDIN_CREDIT,
-  KeepAlive,
   ProtocolError,
   type RawFrame,
   closeCodeForError,
   encodeError,
-  encodePing,
   encodeStdinCredit,
   parseFrame,
 } from '../../../wire/index.js';
-import { readSharedChunks } from '../../dial/SharedReads.js';
 import { ApiError } from '../errors.js';
 import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
 import type { ClientDialect, DialectName, RelayClient, RelaySession } from './ClientDialect.js';
@@ -30,7 +26,7 @@ import { CompatDialect } from './CompatDialect.js';
 import { FramedDialect } from './FramedDialect.js';
 import { RelayFailure } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
-import { AgentOutbox } from './AgentOutbox.js';
+import { AgentLink } from './AgentLink.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
@@ -96,15 +92,6 @@ export const MAX_WAITING_CONTROL_FRAMES = 4096;
  * server is stopping, or the agent does not answer. Every other one hangs the command up.
  */
 const DETACHING_FAILURES: ReadonlySet<ErrorCodeName> = new Set(['SHUTTING_DOWN', 'PEER_UNRESPONSIVE']);
-/** How long an Error for the agent may take to be written before its connection is dropped. */
-const AGENT_CLOSE_MS = 1000;
-/** Credit is returned in batches of at least this many bytes, or when the agent link idles. */
-const CREDIT_BATCH = 256 * 1024;
-
-/** Whether two byte ranges hold the same bytes (views compared where they are). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
 
 /**
  * One exec session between a WebSocket client and an agent connection (spec §8). Frames are
@@ -119,27 +106,14 @@ export class ExecRelay implements RelaySession {
   readonly #dialect: ClientDialect;
   readonly #record: SessionRecord;
   readonly #state = new ExecSessionState();
-  readonly #abort = new AbortController();
   readonly #decoder: FrameDecoder;
   readonly #smallMessages: SmallMessageBudget;
-
-  #agent: Duplex | null = null;
-  #connecting = false;
-  /** Client frames not yet handed to the agent's connection (it is connecting, or full). */
-  readonly #outbox = new AgentOutbox();
-  #flushScheduled = false;
-  /** Stdin payload bytes handed to the agent's connection and not yet written by it. */
-  #stdinInFlight = 0;
+  /** The agent's connection, and the client frames waiting for it. */
+  readonly #agent: AgentLink;
   #requestTimer: NodeJS.Timeout | null = null;
-  #startTimer: NodeJS.Timeout | null = null;
-  #agentPaused = false;
-  #creditPending = 0;
   #done = false;
   /** An Error frame went to the agent (the client's, or ours): the command is hung up, not detached. */
   #clientEnded = false;
-  #keepAlive: KeepAlive | null = null;
-  /** The token of our own Ping in flight: its Pong is ours, not the client's. */
-  #pingToken: Uint8Array | null = null;
 
   constructor(client: RelayClient, ctx: RelayContext) {
     this.#client = client;
@@ -152,6 +126,22 @@ export class ExecRelay implements RelaySession {
         : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
     this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
+    this.#agent = new AgentLink(
+      {
+        bytes: (chunk) => this.#agentBytes(chunk),
+        fail: (code, message) => this.#fail(code, message),
+        credit: (bytes) => this.#client.sendBinary(encodeStdinCredit(bytes)),
+      },
+      {
+        connectAgent: ctx.connectAgent,
+        instance: ctx.instance,
+        dataType: FrameType.Stdin,
+        returnsCredit: this.#dialect.returnsCredit,
+        startTimeoutMs: ctx.limits.agentStartTimeoutMs,
+        keepAliveMs: ctx.limits.agentKeepAliveMs,
+        words: { start: 'start the command', end: 'the command ended', unknown: "the command's exit status is unknown" },
+      },
+    );
     this.#record = new SessionRecord(ctx.metrics, ctx.audit, {
       subject: ctx.subject,
       instance: ctx.instance,
@@ -206,10 +196,7 @@ export class ExecRelay implements RelaySession {
 
   /** The WebSocket's send buffer drained. */
   clientDrain(): void {
-    if (this.#agentPaused && this.#client.bufferedAmount() < this.#ctx.limits.sendHighWater / 2) {
-      this.#agentPaused = false;
-      this.#agent?.resume();
-    }
+    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
   }
 
   /** The WebSocket closed (by either side); `code` is its close status. */
@@ -245,9 +232,8 @@ export class ExecRelay implements RelaySession {
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
     // The first frame of the session (the state machine allows nothing before it).
-    this.#outbox.pushFrame(execStart.bytes);
-    this.#connect(waitForAgentSeconds);
-    this.#scheduleFlush();
+    this.#agent.pushFrame(execStart.bytes);
+    this.#agent.connect(waitForAgentSeconds);
   }
 
   clientFrame(type: number): boolean {
@@ -259,78 +245,32 @@ export class ExecRelay implements RelaySession {
 
   stdin(payload: Uint8Array): void {
     this.#record.stdinBytes += payload.length;
-    if (this.#outbox.stdinBytes + this.#stdinInFlight + payload.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
+    if (this.#agent.waitingData + payload.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
       throw new RelayFailure('FLOW_CONTROL', 'stdin is arriving faster than the command reads it; honour StdinCredit (spec §8.1.1) or slow down');
     }
-    this.#outbox.pushStdin(payload);
-    this.#scheduleFlush();
+    this.#agent.pushData(payload);
   }
 
   control(frame: Uint8Array): void {
-    if (this.#outbox.controlFrames >= MAX_WAITING_CONTROL_FRAMES) {
+    if (this.#agent.waitingFrames >= MAX_WAITING_CONTROL_FRAMES) {
       throw new RelayFailure(
         'FLOW_CONTROL',
         `more than ${MAX_WAITING_CONTROL_FRAMES} control frames (Ping, Signal, WindowSize) are waiting for the agent, which is not reading; wait for Pongs before pinging again`,
       );
     }
-    this.#outbox.pushFrame(frame);
-    this.#scheduleFlush();
+    this.#agent.pushFrame(frame);
   }
 
   answerAgent(frame: Uint8Array): void {
-    this.#agent?.write(frame);
+    this.#agent.write(frame);
   }
 
   send(bytes: Uint8Array): void {
     if (!this.#client.sendBinary(bytes)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue output for this client');
-    if (!this.#agentPaused && this.#client.bufferedAmount() > this.#ctx.limits.sendHighWater) {
-      this.#agentPaused = true;
-      this.#agent?.pause();
-    }
+    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
   }
 
-  // ---- the agent link ---------------------------------------------------------------------
-
-  #connect(waitForAgentSeconds: number): void {
-    if (this.#connecting || this.#agent) return;
-    this.#connecting = true;
-    this.#ctx.connectAgent(waitForAgentSeconds, this.#abort.signal).then(
-      (agent) => this.#attach(agent),
-      (err: Error) => {
-        if (this.#done) return;
-        if (err instanceof CodedError && err.code === 'INSTANCE_NOT_RUNNING') this.#fail('INSTANCE_NOT_RUNNING', err.message);
-        else this.#fail('AGENT_UNREACHABLE', `cannot reach the agent of instance ${this.#ctx.instance}: ${err.message}`);
-      },
-    );
-  }
-
-  #attach(agent: Duplex): void {
-    if (this.#done) {
-      agent.destroy();
-      return;
-    }
-    this.#agent = agent;
-    agent.on('end', () => this.#agentGone('the agent closed the connection before the command ended'));
-    agent.on('close', () => this.#agentGone('the connection to the agent closed before the command ended'));
-    agent.on('error', (err) => this.#agentGone(`the connection to the agent failed: ${err.message}`));
-    agent.on('drain', () => this.#flush());
-    // Every chunk is consumed before this returns (uWS copies what it sends), so a stream
-    // read into the shared buffer needs no buffer of its own.
-    const onChunk = (chunk: Uint8Array) => this.#agentBytes(chunk);
-    if (!readSharedChunks(agent, onChunk)) agent.on('data', onChunk);
-    // Dialers hand the stream over paused, so that nothing is read before we listen.
-    agent.resume();
-    this.#flush();
-    const startMs = this.#ctx.limits.agentStartTimeoutMs;
-    this.#startTimer = setTimeout(
-      () =>
-        this.#fail(
-          'PEER_UNRESPONSIVE',
-          `the agent of instance ${this.#ctx.instance} accepted the connection but did not start the command within ${startMs / 1000} s; the VM may be frozen or overloaded`,
-        ),
-      startMs,
-    );
-  }
+  // ---- agent → client ---------------------------------------------------------------------
 
   #agentBytes(chunk: Uint8Array): void {
     if (this.#done) return;
@@ -344,59 +284,11 @@ export class ExecRelay implements RelaySession {
     });
   }
 
-  #clearStartTimer(): void {
-    if (this.#startTimer) clearTimeout(this.#startTimer);
-    this.#startTimer = null;
-  }
-
-  /**
-   * Once per turn of the event loop, after uWebSockets.js has delivered every message of
-   * its read: the frames gathered meanwhile go out in a few writes instead of one each.
-   */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#agent === null) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
-  }
-
-  /** Hands what waits to the agent's connection, unless it is full (then its 'drain' calls again). */
-  #flush(): void {
-    const agent = this.#agent;
-    if (this.#done || agent === null || this.#outbox.empty || agent.writableNeedDrain) return;
-    agent.cork();
-    for (const batch of this.#outbox.take()) {
-      const { stdinBytes } = batch;
-      this.#stdinInFlight += stdinBytes;
-      agent.write(batch.bytes, () => this.#taken(stdinBytes));
-    }
-    agent.uncork();
-  }
-
-  /** The agent's connection wrote a batch: its Stdin is no longer ahead of the agent. */
-  #taken(stdinBytes: number): void {
-    this.#stdinInFlight -= stdinBytes;
-    if (stdinBytes > 0 && this.#dialect.returnsCredit) this.#credit(stdinBytes);
-  }
-
-  #credit(bytes: number): void {
-    if (this.#done) return;
-    this.#creditPending += bytes;
-    if (this.#creditPending >= CREDIT_BATCH || (this.#agent?.writableLength ?? 0) === 0) {
-      this.#client.sendBinary(encodeStdinCredit(this.#creditPending));
-      this.#creditPending = 0;
-    }
-  }
-
-  // ---- agent → client ---------------------------------------------------------------------
 
   #onAgentFrame(frame: RawFrame): void {
     if (this.#done) return;
-    this.#keepAlive?.heard();
+    this.#agent.heard();
     if (!this.#state.agentFrame(frame.type)) return;
-    this.#clearStartTimer();
     const dialect = this.#dialect;
     switch (frame.type) {
       case FrameType.Stdout:
@@ -412,7 +304,7 @@ export class ExecRelay implements RelaySession {
         const m = parseFrame(frame);
         if (m.type === FrameType.Started || m.type === FrameType.Resumed) this.#record.started(m.pid, m.sessionId);
         dialect.started(frame);
-        this.#startKeepAlive();
+        this.#agent.startKeepAlive();
         break;
       }
       case FrameType.Linger:
@@ -438,34 +330,9 @@ export class ExecRelay implements RelaySession {
         dialect.agentPing(frame);
         break;
       case FrameType.Pong:
-        if (this.#pingToken && sameBytes(frame.payload, this.#pingToken)) this.#pingToken = null;
-        else dialect.agentPong(frame);
+        if (!this.#agent.ownPong(frame.payload)) dialect.agentPong(frame);
         break;
     }
-  }
-
-  #startKeepAlive(): void {
-    const interval = this.#ctx.limits.agentKeepAliveMs;
-    if (interval <= 0 || this.#keepAlive) return;
-    this.#keepAlive = new KeepAlive(
-      interval,
-      (token) => {
-        this.#pingToken = token;
-        this.#agent?.write(encodePing(token));
-      },
-      () =>
-        this.#fail(
-          'PEER_UNRESPONSIVE',
-          `the agent of instance ${this.#ctx.instance} stopped answering (no Pong within ${interval / 1000} s); the VM may be frozen`,
-        ),
-      // Silence is ours while we hold the agent back or our writes to it are queued.
-      () => this.#agentPaused || (this.#agent?.writableLength ?? 0) > 0,
-    );
-  }
-
-  /** The agent's connection ended before Exit or Error: the agent died, or its VM stopped. */
-  #agentGone(reason: string): void {
-    if (!this.#done) this.#fail('AGENT_DISCONNECTED', `${reason}; the command's exit status is unknown`);
   }
 
   // ---- ending -----------------------------------------------------------------------------
@@ -481,7 +348,7 @@ export class ExecRelay implements RelaySession {
     this.#dialect.failure(code, message);
     if (!DETACHING_FAILURES.has(code) && !this.#clientEnded) {
       this.#clientEnded = true;
-      this.#outbox.pushFrame(encodeError(code, message));
+      this.#agent.pushFrame(encodeError(code, message));
     }
     this.#finish('error', { error: code, reason: message }, closeCodeForError(ErrorCode[code]), code);
   }
@@ -489,36 +356,11 @@ export class ExecRelay implements RelaySession {
   #finish(result: SessionResult, outcome: SessionOutcome, closeCode?: number, closeReason?: string): void {
     if (this.#done) return;
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
-    this.#clearStartTimer();
-    this.#keepAlive?.stop();
-    this.#abort.abort();
-    this.#closeAgent();
+    // The command is hung up when it does not linger (§9.9), or detached when it does
+    // (§10.5); an Error on its way to the agent goes first, so that it is hung up at once.
+    this.#agent.close(this.#clientEnded);
     this.#done = true;
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
     this.#record.end(result, outcome);
-  }
-
-  /**
-   * Ends the agent's connection: the command is hung up when it does not linger (§9.9), or
-   * detached when it does (§10.5). An Error on its way to the agent (the client's, or ours)
-   * is written first, whatever the connection's backlog, and the connection closed once it
-   * is out (at most AGENT_CLOSE_MS later), so that the command is hung up at once.
-   */
-  #closeAgent(): void {
-    const agent = this.#agent;
-    if (agent === null) return;
-    // A connection the agent already ended (AGENT_DISCONNECTED) takes nothing more.
-    if (this.#clientEnded && agent.writable) for (const batch of this.#outbox.take()) agent.write(batch.bytes);
-    if (this.#clientEnded && agent.writable && agent.writableLength > 0) {
-      agent.end();
-      const timer = setTimeout(() => agent.destroy(), AGENT_CLOSE_MS);
-      agent.once('finish', () => {
-        clearTimeout(timer);
-        agent.destroy();
-      });
-      return;
-    }
-    agent.end();
-    agent.destroy();
   }
 }

@@ -1,0 +1,28 @@
+import { CodedError } from '../../wire/index.js';
+
+// What every command of the CLI shares (hypeman-exec, ls, cp): kept apart so that each
+// command's parser can import it without importing the others.
+
+/** Where the CLI reaches the API server, with what. */
+export interface ApiOptions {
+  apiUrl: string;
+  token: string;
+}
+
+/** Where npm start listens; an IP, not localhost, so that no name is looked up and no IPv6 ::1 tried first. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+/** Where tokens come from, for --help and the messages that ask for one. */
+export const TOKEN_SOURCES = 'hypeman-exec-server token --sub NAME on the server\'s host, or .hypeman/dev-token in the checkout with npm start';
+
+/** A usage error: printed with a hint at --help, exit status 255. */
+export class UsageError extends CodedError<'USAGE'> {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+/** What to print and exit with instead of running anything (--help, --version). */
+export interface Answer {
+  exit: number;
+  output: string;
+}
