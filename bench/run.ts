@@ -5,9 +5,12 @@
 // guest in a real VM (boot, RAM, agent start, image sizes). See README "Benchmarks".
 import { writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
 import { AGENT_BUNDLE, BenchStack, GRPC_PORT, INSTANCE, SPAWN_HELPER } from './BenchStack.js';
 import { agentStarts } from './exec/agentStart.js';
-import { type CopySection, measureCopy } from './copy/copySection.js';
+import { measureCopy } from './copy/copySection.js';
+import { SshPeer } from './ssh/SshPeer.js';
+import { sshRoundTrips, sshStdinMs, sshStdoutMs } from './ssh/sshExec.js';
 import { reconnectMs, resumabilityCost } from './exec/durable.js';
 import { BenchUsageError, type BenchOptions, USAGE, parseBenchOptions } from './BenchOptions.js';
 import { cliAvailable, cliRoundTrips } from './exec/cli.js';
@@ -42,6 +45,9 @@ function latencyFigure(base: Omit<Figure, 'unit' | 'value'>, samples: Samples): 
 function streamFigure(base: Omit<Figure, 'unit' | 'value'>, bytes: number, ms: number): Figure {
   return { ...base, unit: 'MB/s', value: megabytesPerSecond(bytes, ms), detail: { bytes, seconds: ms / 1000 } };
 }
+
+const SSH_PATH = 'ssh (OpenSSH, the bench\'s own sshd on loopback)';
+const SSH_STREAM_PATH = 'ssh -c aes128-gcm@openssh.com (a fresh connection, read and written here)';
 
 async function measureFloors(options: BenchOptions, figures: Figures, dir: string): Promise<void> {
   const { sizes } = options;
@@ -79,7 +85,7 @@ async function measureMemory(options: BenchOptions, figures: Figures, stack: Ben
   }
 }
 
-async function measureLatency(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {
+async function measureLatency(options: BenchOptions, figures: Figures, stack: BenchStack, peer: SshPeer | undefined): Promise<void> {
   const { sizes } = options;
   progress(`round trips: ${sizes.roundTrips} per path`);
   figures.add(latencyFigure({ id: 'roundtrip.grpc', measure: RT, path: GRPC, floor: 'floor.spawn' }, await grpcRoundTrips(stack.vsockSocket, GRPC_PORT, sizes.roundTrips, sizes.warmup)));
@@ -89,6 +95,11 @@ async function measureLatency(options: BenchOptions, figures: Figures, stack: Be
   const cli: Omit<Figure, 'unit' | 'value'> = { id: 'roundtrip.cli', measure: `CLI wall time: \`hypeman-exec ${INSTANCE} true\``, path: 'CLI (node process → API server → mux → agent)', floor: 'floor.node-start' };
   if (cliAvailable()) figures.add(latencyFigure(cli, await cliRoundTrips(stack.apiUrl, stack.token, INSTANCE, sizes.cliRuns)));
   else figures.add({ ...cli, unit: 'ms', value: null, note: 'CLI not available (dist/bin/hypeman-exec not built)' });
+  if (peer) {
+    progress(`ssh: ${sizes.cliRuns} runs of \`ssh peer true\` over a ControlMaster`);
+    const measure = 'a whole `ssh peer true` over a warm ControlMaster (beside the CLI)';
+    figures.add(latencyFigure({ id: 'roundtrip.ssh', measure, path: SSH_PATH, floor: 'floor.node-start' }, await sshRoundTrips(peer, stack.dir, sizes.cliRuns, 1)));
+  }
   progress(`agent start: ${sizes.cliRuns} starts of the bundle`);
   const start = { id: 'agent.start', measure: 'agent start (spawn → first accepted connection, Unix socket)', path: "agent (the guest image's bundle)", floor: 'floor.node-start' };
   figures.add(latencyFigure(start, await agentStarts(AGENT_BUNDLE, SPAWN_HELPER, stack.dir, sizes.cliRuns)));
@@ -99,7 +110,7 @@ async function measureLatency(options: BenchOptions, figures: Figures, stack: Be
   }
 }
 
-async function measureThroughput(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {
+async function measureThroughput(options: BenchOptions, figures: Figures, stack: BenchStack, peer: SshPeer | undefined): Promise<void> {
   const bytes = options.sizes.streamBytes;
   const mib = bytes / 2 ** 20;
   progress(`stdout: ${mib} MiB per path`);
@@ -107,11 +118,13 @@ async function measureThroughput(options: BenchOptions, figures: Figures, stack:
   figures.add(streamFigure({ id: 'stdout.grpc', measure: stdoutMeasure, path: GRPC, floor: 'floor.unix.receive' }, bytes, await grpcStdoutMs(stack.vsockSocket, GRPC_PORT, bytes)));
   figures.add(streamFigure({ id: 'stdout.library', measure: stdoutMeasure, path: PATH_LABELS.library, floor: 'floor.unix.receive', grpc: 'stdout.grpc' }, bytes, await stdoutMs(targetFor(stack, 'library'), bytes)));
   figures.add(streamFigure({ id: 'stdout.api', measure: stdoutMeasure, path: PATH_LABELS.api, floor: 'floor.ws.receive', grpc: 'stdout.grpc' }, bytes, await stdoutMs(targetFor(stack, 'api'), bytes)));
+  if (peer) figures.add(streamFigure({ id: 'stdout.ssh', measure: stdoutMeasure, path: SSH_STREAM_PATH }, bytes, await sshStdoutMs(peer, bytes)));
   progress(`stdin: ${mib} MiB per path`);
   const stdinMeasure = `stdin: ${mib} MiB into \`cat >/dev/null\``;
   figures.add(streamFigure({ id: 'stdin.grpc', measure: stdinMeasure, path: GRPC, floor: 'floor.unix.send' }, bytes, await grpcStdinMs(stack.vsockSocket, GRPC_PORT, bytes)));
   figures.add(streamFigure({ id: 'stdin.library', measure: stdinMeasure, path: PATH_LABELS.library, floor: 'floor.unix.send', grpc: 'stdin.grpc' }, bytes, await stdinMs(targetFor(stack, 'library'), bytes)));
   figures.add(streamFigure({ id: 'stdin.api', measure: stdinMeasure, path: PATH_LABELS.api, floor: 'floor.ws.send', grpc: 'stdin.grpc' }, bytes, await stdinMs(targetFor(stack, 'api'), bytes)));
+  if (peer) figures.add(streamFigure({ id: 'stdin.ssh', measure: stdinMeasure, path: SSH_STREAM_PATH }, bytes, await sshStdinMs(peer, bytes)));
 }
 
 async function measureDurable(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {
@@ -152,6 +165,18 @@ async function measureConcurrency(options: BenchOptions, figures: Figures, stack
   }
 }
 
+/** The bench's own sshd (issue 18 item 7), or why there is none. */
+async function startSshPeer(dir: string): Promise<{ peer?: SshPeer; skipped?: string }> {
+  const missing = SshPeer.missing();
+  if (missing) return { skipped: missing };
+  progress("starting the bench's own sshd on loopback");
+  try {
+    return { peer: await SshPeer.start(join(dir, 'ssh')) };
+  } catch (err) {
+    return { skipped: `the bench's sshd did not start: ${(err as Error).message}` };
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const options = parseBenchOptions(argv);
   if (options === 'help') {
@@ -162,16 +187,17 @@ async function main(argv: string[]): Promise<number> {
   const figures = new Figures();
   progress(`${options.mode} run; starting the agent, the gRPC agent, the mux and the API server`);
   const stack = await BenchStack.start();
-  let copy: CopySection = {};
+  const ssh = await startSshPeer(stack.dir);
   try {
     await measureFloors(options, figures, stack.dir);
     await measureMemory(options, figures, stack); // first: fresh processes, no garbage from the streams
-    await measureLatency(options, figures, stack);
-    await measureThroughput(options, figures, stack);
+    await measureLatency(options, figures, stack, ssh.peer);
+    await measureThroughput(options, figures, stack, ssh.peer);
     await measureDurable(options, figures, stack);
     await measureConcurrency(options, figures, stack);
-    copy = await measureCopy(options.sizes, figures, stack, progress);
+    await measureCopy(options.sizes, figures, stack, ssh.peer, progress);
   } finally {
+    await ssh.peer?.stop();
     await stack.stop();
   }
   // Last, on its own: the guests take the machine's CPU while they run.
@@ -184,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
     seconds: (performance.now() - t0) / 1000,
     figures: figures.list,
     targets: [...judgeTargets(figures, Math.max(...options.sizes.concurrency)), ...judgeVmTargets(vm)],
-    skipped: { ...(copy.sshSkipped ? { ssh: copy.sshSkipped } : {}), ...(vm.skipped ? { VM: vm.skipped } : {}) },
+    skipped: { ...(ssh.skipped ? { ssh: ssh.skipped } : {}), ...(vm.skipped ? { VM: vm.skipped } : {}) },
   };
   process.stdout.write(`${renderTable(report)}\n\n${report.mode} run, ${report.seconds.toFixed(0)} s, ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.date}\n\n`);
   if (options.out) writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);

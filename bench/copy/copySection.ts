@@ -13,7 +13,7 @@ import type { BenchStack } from '../BenchStack.js';
 import { PATH_LABELS, targetFor } from '../exec/targets.js';
 import type { Figure, Figures } from '../report/Report.js';
 import { megabytesPerSecond } from '../stats.js';
-import { SshPeer } from './SshPeer.js';
+import type { SshPeer } from '../ssh/SshPeer.js';
 import { type Direction, type Ends, TransferError, copyMs, pipeFileMs, pipeTreeMs, sshFileMs, sshTreeMs } from './transfers.js';
 
 /** Bytes of each small file, and how many go in one directory. */
@@ -77,12 +77,8 @@ function workDir(bytes: number, fallback: string): { dir: string; filesystem: st
   return { dir, filesystem: `the temp dir's (${TMPFS} has no room)` };
 }
 
-export interface CopySection {
-  /** Why there are no ssh figures in this run, if there are none. */
-  sshSkipped?: string;
-}
-
-export async function measureCopy(sizes: BenchSizes, figures: Figures, stack: BenchStack, progress: (text: string) => void): Promise<CopySection> {
+/** `peer`: the bench's sshd, when there is one (the ssh figures are skipped otherwise). */
+export async function measureCopy(sizes: BenchSizes, figures: Figures, stack: BenchStack, peer: SshPeer | undefined, progress: (text: string) => void): Promise<void> {
   const fileBytes = sizes.streamBytes;
   const files = sizes.copyFiles;
   // At most three large files and three trees at a time: both sources and one copy.
@@ -98,15 +94,6 @@ export async function measureCopy(sizes: BenchSizes, figures: Figures, stack: Be
   writeFile(join(instance, 'big'), fileBytes, pattern);
   makeTree(join(instance, 'tree'), files, pattern);
 
-  let sshSkipped = SshPeer.missing();
-  let peer: SshPeer | undefined;
-  if (!sshSkipped) {
-    try {
-      peer = await SshPeer.start(join(root, 'ssh'));
-    } catch (err) {
-      sshSkipped = `the bench's sshd did not start: ${(err as Error).message}`;
-    }
-  }
   const ways: Way[] = peer ? ['pipe', 'api', 'library', 'ssh'] : ['pipe', 'api', 'library'];
   try {
     for (const kind of ['file', 'files'] as const) {
@@ -137,10 +124,8 @@ export async function measureCopy(sizes: BenchSizes, figures: Figures, stack: Be
       }
     }
   } finally {
-    await peer?.stop();
     rmSync(root, { recursive: true, force: true });
   }
-  return { sshSkipped };
 }
 
 function transferMs(way: Way, kind: Kind, direction: Direction, ends: Ends, stack: BenchStack, peer: SshPeer | undefined): Promise<number> {

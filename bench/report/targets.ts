@@ -100,6 +100,17 @@ export function judgeTargets(figures: Figures, largestConcurrency: number): Targ
     met: library.some((f) => f?.ratioToGrpc == null) ? null : library.every((f) => f!.ratioToGrpc! >= 1.5),
   });
 
+  // Issue 18 items 3 and 7: through the API server at least ssh aes128-gcm's, where the
+  // bench has an sshd of its own (judged only then).
+  const sshStreams = ['stdout', 'stdin'].map((stream) => ({ stream, api: figures.get(`${stream}.api`), ssh: figures.get(`${stream}.ssh`) }));
+  if (sshStreams.every(({ ssh }) => ssh?.value != null)) {
+    out.push({
+      name: 'stdout and stdin through the API server ≥ ssh aes128-gcm, in the same run',
+      measured: sshStreams.map(({ stream, api, ssh }) => `${stream} ${fmt(api?.value, 0)} vs ${fmt(ssh?.value, 0)} MB/s (${fmt(api?.value != null && ssh?.value ? api.value / ssh.value : null)}×)`).join(', '),
+      met: sshStreams.every(({ api, ssh }) => api?.value != null && api.value >= ssh!.value!),
+    });
+  }
+
   // Issue 17 item 5: the copy's ratio to the exec pipe is its figure's ratio to its floor.
   const copies = ['upload', 'download'].map((direction) => ({ direction, copy: figures.get(`copy.file.${direction}.api`) }));
   out.push({

@@ -27,9 +27,10 @@ const EXPECTED_IDS = [
   'durable.stdout.library.plain', 'durable.stdout.api.plain', 'durable.stdin.library.plain', 'durable.stdin.api.plain',
   'durable.reconnect.api',
 ];
-// Copies (issue 17 item 5): each of a large file and a tree, each way, by every way; ssh
-// only where sshd is installed (the bench starts its own).
+// ssh beside ours (issue 18 item 7) and copies (issue 17 item 5: each of a large file and a
+// tree, each way, by every way): ssh only where sshd is installed (the bench starts its own).
 const SSH = existsSync('/usr/sbin/sshd');
+if (SSH) EXPECTED_IDS.push('roundtrip.ssh', 'stdout.ssh', 'stdin.ssh');
 for (const kind of ['file', 'files']) {
   for (const direction of ['upload', 'download']) {
     for (const way of ['pipe', 'api', 'library', ...(SSH ? ['ssh'] : [])]) EXPECTED_IDS.push(`copy.${kind}.${direction}.${way}`);
@@ -65,7 +66,7 @@ describe('npm run bench --smoke', () => {
         const f = report.figures.find((x: { id: string }) => x.id === id);
         assert.ok(f.grpc && f.floor, `${id} is compared with a floor and the gRPC baseline`);
       }
-      assert.equal(report.targets.length, 14);
+      assert.equal(report.targets.length, SSH ? 15 : 14);
       for (const name of [/idle \+ 16 MiB/, /start p99 ≤ 1 s/, /library stdout and stdin ≥ 1\.5×/, /within 5 % of one that is not/, /output flowing again/]) {
         assert.ok(report.targets.some((t: { name: string }) => name.test(t.name)), `issue 18's target ${name} is judged`);
       }

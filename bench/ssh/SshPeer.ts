@@ -1,7 +1,8 @@
-// An OpenSSH server of the bench's own on a loopback port, for the copy section's ssh figures
-// (`ssh peer 'cat > f'`, `tar c | ssh peer tar x`): its own host key, client key and
-// config in the bench's temp dir, so nothing of the machine's ssh setup is used or changed.
-// Where sshd or ssh is not installed the figures are skipped with a note.
+// An OpenSSH server of the bench's own on a loopback port, for the ssh figures beside ours
+// (round trip over a ControlMaster, stdout and stdin, `ssh peer 'cat > f'`, `tar c | ssh
+// peer tar x`): its own host key, client key and config in the bench's temp dir, so nothing
+// of the machine's ssh setup is used or changed. Where sshd or ssh is not installed the
+// figures are skipped with a note.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -44,7 +45,7 @@ export class SshPeer {
 
   /** Why there are no ssh figures on this machine, or undefined when sshd can be started. */
   static missing(): string | undefined {
-    if (!existsSync(SSHD)) return `no ${SSHD} (apt-get install openssh-server to measure ssh beside the copy)`;
+    if (!existsSync(SSHD)) return `no ${SSHD} (apt-get install openssh-server to measure ssh beside hypeman-exec)`;
     if (spawnSync('ssh', ['-V']).error) return 'no ssh client (apt-get install openssh-client)';
     return undefined;
   }
