@@ -12,19 +12,17 @@ import {
   FrameDecoder,
   FrameType,
   INITIAL_STDIN_CREDIT,
-  ProtocolError,
   type RawFrame,
   closeCodeForError,
   encodeError,
   encodeStdinCredit,
   parseFrame,
 } from '../../../wire/index.js';
-import { ApiError } from '../errors.js';
 import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
 import type { ClientDialect, DialectName, RelayClient, RelaySession } from './ClientDialect.js';
 import { CompatDialect } from './CompatDialect.js';
 import { FramedDialect } from './FramedDialect.js';
-import { RelayFailure } from './RelayFailure.js';
+import { RelayFailure, decodeAgentBytes, relayFailureOf } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentLink } from './AgentLink.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
@@ -213,9 +211,8 @@ export class ExecRelay implements RelaySession {
     try {
       fn();
     } catch (err) {
-      if (err instanceof ProtocolError || err instanceof RelayFailure) this.#fail(err.code, err.message);
-      else if (err instanceof ApiError) this.#fail('INVALID_REQUEST', err.message);
-      else this.#fail('INTERNAL_ERROR', `the server failed: ${(err as Error).message}`);
+      const failure = relayFailureOf(err);
+      this.#fail(failure.code, failure.message);
     }
   }
 
@@ -275,12 +272,7 @@ export class ExecRelay implements RelaySession {
   #agentBytes(chunk: Uint8Array): void {
     if (this.#done) return;
     this.#guard(() => {
-      try {
-        this.#decoder.push(chunk);
-      } catch (err) {
-        if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
-        throw err;
-      }
+      decodeAgentBytes(() => this.#decoder.push(chunk));
     });
   }
 

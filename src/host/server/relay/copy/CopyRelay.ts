@@ -6,18 +6,16 @@ import {
   FrameType,
   INITIAL_STDIN_CREDIT,
   type Message,
-  ProtocolError,
   type RawFrame,
   closeCodeForError,
   encodePong,
   encodeStdinCredit,
   parseFrame,
 } from '../../../../wire/index.js';
-import { ApiError } from '../../errors.js';
 import { AgentLink } from '../AgentLink.js';
 import type { RelayClient } from '../ClientDialect.js';
 import { FLOW_CONTROL_SLACK, MAX_WAITING_CONTROL_FRAMES, type RelayContext } from '../ExecRelay.js';
-import { RelayFailure } from '../RelayFailure.js';
+import { RelayFailure, decodeAgentBytes, relayFailureOf } from '../RelayFailure.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from '../SmallMessageBudget.js';
 import { CompatCopyDialect } from './CompatCopyDialect.js';
 import type { CopyDialect, CopyRelaySession, CopyRequestMessage } from './CopyDialect.js';
@@ -127,9 +125,8 @@ export class CopyRelay implements CopyRelaySession {
     try {
       fn();
     } catch (err) {
-      if (err instanceof ProtocolError || err instanceof RelayFailure) this.#fail(err.code, err.message);
-      else if (err instanceof ApiError) this.#fail('INVALID_REQUEST', err.message);
-      else this.#fail('INTERNAL_ERROR', `the server failed: ${(err as Error).message}`);
+      const failure = relayFailureOf(err);
+      this.#fail(failure.code, failure.message);
     }
   }
 
@@ -185,12 +182,7 @@ export class CopyRelay implements CopyRelaySession {
   #agentBytes(chunk: Uint8Array): void {
     if (this.#done) return;
     this.#guard(() => {
-      try {
-        this.#decoder.push(chunk);
-      } catch (err) {
-        if (err instanceof ProtocolError) throw new RelayFailure('INTERNAL_ERROR', `the agent broke the protocol: ${err.message}`);
-        throw err;
-      }
+      decodeAgentBytes(() => this.#decoder.push(chunk));
       // The frames of one read go to the client together (framed: joined into messages).
       if (!this.#done) this.#dialect.flush();
     });
