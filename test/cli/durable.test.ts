@@ -51,6 +51,8 @@ describe('--detach, attach, ps (issue 14)', () => {
       const ps = await runCli(['ps', 'web'], target.env);
       const line = ps.stdout.toString().split('\n').find((l) => l.startsWith(id));
       assert.ok(line, ps.stdout.toString());
+      // A session without a terminal has an empty last column: no blanks are left for it.
+      assert.doesNotMatch(ps.stdout.toString(), /[ \t]$/m, 'no line ends in blanks');
       if (/exited 4/.test(line)) break;
       assert.match(line, /sh -c "sleep 5; echo done; exit 4"\s+tester\s+\d+s ago\s+detached \(ends in \d+s unless attached\)/);
       await new Promise((resolve) => setTimeout(resolve, 500));

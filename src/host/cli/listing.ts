@@ -26,6 +26,9 @@ export async function printListing<T>(
   }
   const rows = [table.header, ...items.map(table.row)];
   const widths = table.header.map((_, k) => Math.max(...rows.map((row) => row[k].length)));
-  local.stdout.write(rows.map((row) => row.map((cell, k) => (k === row.length - 1 ? cell : cell.padEnd(widths[k] + 3))).join('')).join('\n') + '\n');
+  // No trailing blanks: the last column is not padded, and an empty last cell (ps's "tty")
+  // leaves none after the cell before it.
+  const line = (row: string[]) => row.map((cell, k) => (k === row.length - 1 ? cell : cell.padEnd(widths[k] + 3))).join('').trimEnd();
+  local.stdout.write(rows.map(line).join('\n') + '\n');
   return 0;
 }
