@@ -118,8 +118,8 @@ interface UpgradeHeaders {
  * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` and
  * `GET /instances/{id}/cp` in both dialects, `GET /instances/{id}/stat`, `GET /instances`,
  * `GET /instances/{id}`, `GET /instances/{id}/sessions`, `GET /healthz`, `GET /metrics`,
- * and the browser terminal: `GET /`,
- * `GET /instances/{id}/terminal`, `GET /assets/{file}`.
+ * `GET /instances/{id}/sessions/{sid}/recording`, and the browser terminal: `GET /`,
+ * `GET /instances/{id}/terminal`, `GET /instances/{id}/sessions/{sid}/player`, `GET /assets/{file}`.
  */
 export class ApiServer {
   readonly metrics = new ExecMetrics();
@@ -265,6 +265,7 @@ export class ApiServer {
     };
     app.get('/', page);
     app.get('/instances/:id/terminal', page);
+    app.get('/instances/:id/sessions/:session/player', page);
     // Browsers ask for it on their own; the page has no icon.
     app.get('/favicon.ico', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;

@@ -127,6 +127,7 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
   ] as const) {
     if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number ≥ ${min}, got ${value}`);
   }
+  if (args.recordInput && !args.recordDir) throw new ConfigError('--record-input records into --record-dir: set --record-dir DIR too');
   return {
     host: args.host,
     port: args.port,
