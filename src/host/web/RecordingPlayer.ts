@@ -1,6 +1,7 @@
 import { Terminal } from '@xterm/xterm';
 import { ApiFailure, getText } from './api.js';
 import { type Cast, CastFormatError, parseCast, parseSize } from './castFormat.js';
+import { bufferLines } from './bufferLines.js';
 import { h } from './dom.js';
 import { recordingApiPath } from './routes.js';
 import { signInForm } from './SignInForm.js';
@@ -70,12 +71,7 @@ export class RecordingPlayer {
   get handle(): PlayerHandle {
     return {
       state: () => this.#state,
-      lines: () => {
-        const buffer = this.#term.buffer.active;
-        const lines: string[] = [];
-        for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
-        return lines;
-      },
+      lines: () => bufferLines(this.#term),
       size: () => ({ rows: this.#term.rows, cols: this.#term.cols }),
       position: () => ({ at: this.#position(), duration: this.#cast?.duration ?? 0 }),
     };
