@@ -54,7 +54,8 @@ export class BenchStack {
     this.token = parts.token;
   }
 
-  static async start(): Promise<BenchStack> {
+  /** `serverArgs`: more options for the API server (--record-dir…). */
+  static async start(serverArgs: string[] = []): Promise<BenchStack> {
     const dir = mkdtempSync(join(tmpdir(), 'hypeman-bench-'));
     const started: NodeProcess[] = [];
     const start = async (options: Parameters<typeof NodeProcess.start>[0]) => {
@@ -86,7 +87,7 @@ export class BenchStack {
       const server = await start({
         name: 'api-server',
         script: compiled('src/host/server/main.js'),
-        args: ['--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'data'), '--jwt-secret', SECRET],
+        args: ['--host', '127.0.0.1', '--port', '0', '--data-dir', join(dir, 'data'), '--jwt-secret', SECRET, ...serverArgs],
         dir,
         ready: /"msg":"API server listening"/,
       });

@@ -15,6 +15,7 @@ import { RegistryDirectory } from '../../src/host/server/RegistryDirectory.js';
 import { TokenVerifier } from '../../src/host/server/TokenVerifier.js';
 import { signDevelopmentToken } from '../../src/host/server/TokenSigner.js';
 import type { RelayLimits } from '../../src/host/server/relay/ExecRelay.js';
+import type { RecordingStore } from '../../src/host/server/recording/RecordingStore.js';
 import {
   FrameDecoder,
   WEBSOCKET_SUBPROTOCOL,
@@ -51,6 +52,8 @@ export interface StackOptions {
   instancePrefix?: string;
   /** More arguments for the agent (e.g. --root DIR: the container root its commands and copies see). */
   agentArgs?: string[];
+  /** Records TTY sessions there (the server's --record-dir). */
+  recordings?: RecordingStore;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -82,6 +85,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     limits: options.limits,
     sessionLimits: options.sessionLimits,
     ready: options.ready,
+    recordings: options.recordings,
   });
   const port = await server.start();
   // Verified once here, as npm start does with its dev token: a token's first upgrade must

@@ -30,6 +30,8 @@ import { SessionCounts, type SessionLimits } from './SessionLimits.js';
 import { type Principal, type TokenVerifier, mayUseInstance } from './TokenVerifier.js';
 import { BufferReclaimer } from '../../runtime/BufferReclaimer.js';
 import { WebPages, type WebResponse } from './WebPages.js';
+import type { RecordingStore } from './recording/RecordingStore.js';
+import { recordingRoute } from './recording/recordingRoute.js';
 
 /** Subprotocol that selects the compatible JSON dialect explicitly (spec §8.2, §8.3). */
 export const JSON_SUBPROTOCOL = 'hypeman-exec.json';
@@ -54,6 +56,8 @@ export interface ApiServerOptions {
   ready?: boolean;
   /** The browser terminal's files; default: the checkout's dist/web (503 until built). */
   web?: WebPages;
+  /** Where TTY sessions are recorded (--record-dir); absent: none are. */
+  recordings?: RecordingStore;
 }
 
 /** The WebSocket endpoints: an exec session (§8), or a copy or stat operation (§12.10). */
@@ -114,8 +118,8 @@ interface UpgradeHeaders {
  * The HTTP and WebSocket API (spec §8) on uWebSockets.js: `GET /instances/{id}/exec` and
  * `GET /instances/{id}/cp` in both dialects, `GET /instances/{id}/stat`, `GET /instances`,
  * `GET /instances/{id}`, `GET /instances/{id}/sessions`, `GET /healthz`, `GET /metrics`,
- * and the browser terminal: `GET /`,
- * `GET /instances/{id}/terminal`, `GET /assets/{file}`.
+ * `GET /instances/{id}/sessions/{sid}/recording`, and the browser terminal: `GET /`,
+ * `GET /instances/{id}/terminal`, `GET /instances/{id}/sessions/{sid}/player`, `GET /assets/{file}`.
  */
 export class ApiServer {
   readonly metrics = new ExecMetrics();
@@ -240,6 +244,20 @@ export class ApiServer {
       if (instance.state !== 'running') throw new InstanceNotRunningApiError(instance.id, instance.state);
       return listAgentSessions(instance.id, principal.subject, (signal) => this.#options.directory.connectAgent(instance, 0, signal));
     });
+    app.get('/instances/:id/sessions/:session/recording', (res, req) => {
+      if (!this.#hostAllowed(res, req)) return;
+      const authorization = req.getHeader('authorization');
+      const id = req.getParameter(0);
+      const session = req.getParameter(1);
+      recordingRoute(res, this.#options.recordings, {
+        authorize: async () => {
+          const principal = await this.#authenticate(authorization, []);
+          return { principal, instance: await this.#findPermitted(decodeParameter(id), principal) };
+        },
+        session,
+        fail: (state, err) => this.#sendError(res, state, err),
+      });
+    });
     this.#instanceRoute(app, '/instances/:id', async (_principal, instance) => publicInstance(instance));
     const page = (res: HttpResponse, req: HttpRequest) => {
       if (!this.#hostAllowed(res, req)) return;
@@ -247,6 +265,7 @@ export class ApiServer {
     };
     app.get('/', page);
     app.get('/instances/:id/terminal', page);
+    app.get('/instances/:id/sessions/:session/player', page);
     // Browsers ask for it on their own; the page has no icon.
     app.get('/favicon.ico', (res, req) => {
       if (!this.#hostAllowed(res, req)) return;
@@ -430,7 +449,8 @@ export class ApiServer {
       audit: this.#audit,
       limits: this.#limits,
     };
-    const relay: ExecRelay | CopyRelay = data.route === 'exec' ? new ExecRelay(client, { ...context, queryRequest: data.queryRequest }) : new CopyRelay(client, context);
+    const recorder = this.#options.recordings?.recorder(data.principal.subject, data.instance.id);
+    const relay: ExecRelay | CopyRelay = data.route === 'exec' ? new ExecRelay(client, { ...context, queryRequest: data.queryRequest, recorder }) : new CopyRelay(client, context);
     data.relay = relay;
     this.#relays.add(relay);
     this.#reclaimer.start();

@@ -4,6 +4,7 @@ import { CodedError, DEFAULT_MAX_PAYLOAD, MAX_DATA_CHUNK } from '../../wire/inde
 import { DEFAULT_DATA_DIR } from '../registry/InstanceRegistry.js';
 import { DEFAULT_RELAY_LIMITS } from './relay/ExecRelay.js';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './SessionLimits.js';
+import { DEFAULT_RECORD_MAX_BYTES, type RecordingOptions } from './recording/RecordingStore.js';
 import { type TokenClaimRules, type TokenKeyConfig } from './TokenVerifier.js';
 
 /** Everything the API server is configured with (flags, each with an environment variable). */
@@ -22,6 +23,8 @@ export interface ServerConfig {
   agentKeepAliveSeconds: number;
   agentStartTimeoutSeconds: number;
   logLevel: string;
+  /** Session recordings (--record-dir); null: none. */
+  recordings: RecordingOptions | null;
 }
 
 export class ConfigError extends CodedError<'CONFIG'> {
@@ -36,7 +39,14 @@ HYPEMAN_JWT_ALGORITHM, HYPEMAN_JWT_ISSUER, HYPEMAN_JWT_AUDIENCE, HYPEMAN_ALLOWED
 and HYPEMAN_PUBLIC_HOSTS (comma-separated), HYPEMAN_MAX_FRAME_SIZE, HYPEMAN_MAX_SESSIONS,
 HYPEMAN_MAX_SESSIONS_PER_SUBJECT, HYPEMAN_MAX_PENDING_PER_SUBJECT,
 HYPEMAN_MAX_SESSIONS_PER_INSTANCE, HYPEMAN_MAX_SMALL_MESSAGES, HYPEMAN_SHUTDOWN_GRACE,
-HYPEMAN_AGENT_KEEPALIVE, HYPEMAN_AGENT_START_TIMEOUT, HYPEMAN_LOG_LEVEL. Flags win.
+HYPEMAN_AGENT_KEEPALIVE, HYPEMAN_AGENT_START_TIMEOUT, HYPEMAN_LOG_LEVEL, HYPEMAN_RECORD_DIR,
+HYPEMAN_RECORD_INPUT (1 or true), HYPEMAN_RECORD_MAX_BYTES, HYPEMAN_RECORD_MAX_AGE. Flags win.
+
+Recordings: with --record-dir every session with a terminal is written, as it happens, to
+DIR/<session id>.cast (asciicast v3: output, resizes, the exit; typed input only with
+--record-input), files 0600 in a 0700 directory. The session's audit line names the file,
+its bytes and its sha256; GET /instances/{id}/sessions/{sid}/recording serves it to the
+session's owner, and /instances/{id}/sessions/{sid}/player plays it in the browser.
 
 Tokens: HS256 with --jwt-secret (at least 32 bytes; or --jwt-secret-file), or RS256/ES256
 with --jwt-public-key FILE (PEM). Every token needs "exp" and "sub" (audited); "iss" and
@@ -69,6 +79,10 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     .option('agent-keepalive', { type: 'number', default: Number(env.HYPEMAN_AGENT_KEEPALIVE || 30), description: 'ping an agent silent this many seconds; end its session (PEER_UNRESPONSIVE) when no answer comes in as long again; 0: never' })
     .option('agent-start-timeout', { type: 'number', default: Number(env.HYPEMAN_AGENT_START_TIMEOUT || DEFAULT_RELAY_LIMITS.agentStartTimeoutMs / 1000), description: 'seconds a reached agent has to start the command; then the session ends with PEER_UNRESPONSIVE' })
     .option('shutdown-grace', { type: 'number', default: Number(env.HYPEMAN_SHUTDOWN_GRACE || 10), description: 'seconds running sessions get to finish on SIGTERM' })
+    .option('record-dir', { type: 'string', default: env.HYPEMAN_RECORD_DIR || '', description: 'record every TTY session as an asciicast v3 file DIR/<session id>.cast (made 0700; files 0600)' })
+    .option('record-input', { type: 'boolean', default: /^(1|true)$/i.test(env.HYPEMAN_RECORD_INPUT ?? ''), description: 'also record what is typed (asciicast "i" events: passwords too); needs --record-dir' })
+    .option('record-max-bytes', { type: 'number', default: Number(env.HYPEMAN_RECORD_MAX_BYTES || DEFAULT_RECORD_MAX_BYTES), description: 'largest recording file; at the limit recording stops with a marker event, and the audit line says stopped: size_limit' })
+    .option('record-max-age', { type: 'string', default: env.HYPEMAN_RECORD_MAX_AGE || '0', description: 'remove recordings not written for this long (N seconds, or Ns, Nm, Nh, Nd), at start and every tenth of it (at most hourly); 0: keep them' })
     .option('log-level', { type: 'string', default: env.HYPEMAN_LOG_LEVEL || 'info', description: 'pino log level (logs go to stderr)' })
     .epilogue(ENV_HELP)
     .version(version)
@@ -109,9 +123,11 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     ['--agent-start-timeout', args.agentStartTimeout, 1],
     ['--shutdown-grace', args.shutdownGrace, 0],
     ['--agent-keepalive', args.agentKeepalive, 0],
+    ['--record-max-bytes', args.recordMaxBytes, 4096],
   ] as const) {
     if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number ≥ ${min}, got ${value}`);
   }
+  if (args.recordInput && !args.recordDir) throw new ConfigError('--record-input records into --record-dir: set --record-dir DIR too');
   return {
     host: args.host,
     port: args.port,
@@ -135,7 +151,19 @@ export async function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv, 
     agentKeepAliveSeconds: args.agentKeepalive,
     agentStartTimeoutSeconds: args.agentStartTimeout,
     logLevel: args.logLevel,
+    recordings: args.recordDir
+      ? { dir: args.recordDir, recordInput: args.recordInput, maxBytes: args.recordMaxBytes, maxAgeSeconds: parseDuration('--record-max-age', args.recordMaxAge) }
+      : null,
   };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90`, `90s`, `15m`, `12h`, `30d` in seconds. */
+export function parseDuration(name: string, value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/.exec(value);
+  if (!m) throw new ConfigError(`${name} must be a duration such as 3600, 90m, 12h or 30d, got ${JSON.stringify(value)}`);
+  return Number(m[1]) * DURATION_UNITS[m[2]];
 }
 
 function commaList(value: string): string[] {

@@ -10,12 +10,15 @@ import { RegistryDirectory } from './RegistryDirectory.js';
 import { ConfigError, parseServerConfig } from './ServerConfig.js';
 import { runTokenCommand } from './tokenCommand.js';
 import { TokenVerifier } from './TokenVerifier.js';
+import { RecordingStore } from './recording/RecordingStore.js';
 
 async function main(): Promise<number> {
   if (process.argv[2] === 'token') return runTokenCommand(process.argv.slice(3), process.env, process.stdout, process.stderr);
   const config = await parseServerConfig(process.argv.slice(2), process.env, packageVersion());
   if (!config) return 0;
   const logger = pino({ level: config.logLevel }, pino.destination(2));
+  const recordings = config.recordings ? new RecordingStore(config.recordings, logger) : undefined;
+  await recordings?.start();
   const server = new ApiServer({
     host: config.host,
     port: config.port,
@@ -31,6 +34,7 @@ async function main(): Promise<number> {
       smallMessagesPerSecond: config.maxSmallMessages,
     },
     sessionLimits: config.sessionLimits,
+    recordings,
   });
   await server.start();
   await new Promise<void>((resolve) => {
@@ -38,7 +42,10 @@ async function main(): Promise<number> {
       logger.info({ signal }, 'stopping');
       process.removeAllListeners('SIGTERM');
       process.removeAllListeners('SIGINT');
-      void server.stop(config.shutdownGraceSeconds * 1000).then(resolve);
+      void server.stop(config.shutdownGraceSeconds * 1000).then(() => {
+        recordings?.stop();
+        resolve();
+      });
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

@@ -2,6 +2,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { WEBSOCKET_SUBPROTOCOL } from './wire.js';
 import { ApiFailure, type InstanceInfo, getJson } from './api.js';
+import { bufferLines } from './bufferLines.js';
 import { h } from './dom.js';
 import { ChannelRefusedError } from './FrameChannel.js';
 import { openFrameChannel } from './openFrameChannel.js';
@@ -76,12 +77,7 @@ export class TerminalPage {
   get handle(): TerminalHandle {
     return {
       state: () => this.#state,
-      lines: () => {
-        const buffer = this.#term.buffer.active;
-        const lines: string[] = [];
-        for (let i = 0; i < buffer.length; i++) lines.push(buffer.getLine(i)?.translateToString(true) ?? '');
-        return lines;
-      },
+      lines: () => bufferLines(this.#term),
       size: () => ({ rows: this.#term.rows, cols: this.#term.cols }),
       stats: () => (this.#session ? { ...this.#session.stats } : null),
     };

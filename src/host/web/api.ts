@@ -1,4 +1,4 @@
-// The API server's JSON endpoints (GET /instances, GET /instances/{id}), as the page uses
+// The API server's endpoints (GET /instances, GET /instances/{id}, a recording), as the page uses
 // them: the token in the Authorization header, refusals as the server's own code and message.
 
 export interface InstanceInfo {
@@ -21,13 +21,23 @@ export class ApiFailure extends Error {
 }
 
 export async function getJson<T>(path: string, token: string): Promise<T> {
+  return (await (await get(path, token)).json()) as T;
+}
+
+/** A body as text (a recording). */
+export async function getText(path: string, token: string): Promise<string> {
+  return (await get(path, token)).text();
+}
+
+/** A GET with the token; a refusal thrown as ApiFailure. */
+async function get(path: string, token: string): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(path, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
   } catch (err) {
     throw new ApiFailure(0, 'API_UNREACHABLE', `cannot reach the API server (${(err as Error).message}); is it running?`);
   }
-  if (response.ok) return (await response.json()) as T;
+  if (response.ok) return response;
   let code = `HTTP_${response.status}`;
   let message = `the server answered HTTP ${response.status} ${response.statusText}`;
   try {

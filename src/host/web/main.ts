@@ -4,6 +4,7 @@ import '@xterm/xterm/css/xterm.css';
 import './page.css';
 import { h } from './dom.js';
 import { showInstanceList } from './InstanceList.js';
+import { type PlayerHandle, RecordingPlayer } from './RecordingPlayer.js';
 import { routeOf } from './routes.js';
 import { stampStyleNonce } from './styleNonce.js';
 import { type TerminalHandle, TerminalPage } from './TerminalPage.js';
@@ -12,6 +13,7 @@ import { adoptFragmentToken, forgetToken } from './token.js';
 declare global {
   interface Window {
     hypemanTerminal?: TerminalHandle;
+    hypemanPlayer?: PlayerHandle;
   }
 }
 
@@ -32,8 +34,8 @@ document.body.replaceChildren(
     'header',
     { id: 'bar' },
     h('a', { href: base, class: 'brand' }, 'hypeman-exec'),
-    // The status belongs to a terminal; the list has none.
-    ...(route.view === 'terminal' ? [h('span', { class: 'instance' }, route.instance), status] : []),
+    // The status belongs to a terminal or a player; the list has none.
+    ...(route.view === 'list' ? [] : [h('span', { class: 'instance' }, route.instance), status]),
     h('span', { class: 'spacer' }),
     restart,
     signOut,
@@ -50,6 +52,11 @@ if (route.view === 'terminal') {
   const page = new TerminalPage(main, { status, restart }, base, route.instance);
   window.hypemanTerminal = page.handle;
   void page.begin();
+} else if (route.view === 'player') {
+  document.title = `${route.instance} · recording · hypeman-exec`;
+  const player = new RecordingPlayer(main, status, base, route.instance, route.session);
+  window.hypemanPlayer = player.handle;
+  void player.load();
 } else {
   void showInstanceList(main, base);
 }

@@ -1,7 +1,8 @@
-/** What a path of the page shows: the instance list, or one instance's terminal. */
-export type Route = { view: 'list' } | { view: 'terminal'; instance: string };
+/** What a path of the page shows: the instance list, one instance's terminal, or a recording's player. */
+export type Route = { view: 'list' } | { view: 'terminal'; instance: string } | { view: 'player'; instance: string; session: string };
 
 const TERMINAL_PATH = /^(.*\/)instances\/([^/]+)\/terminal\/?$/;
+const PLAYER_PATH = /^(.*\/)instances\/([^/]+)\/sessions\/([^/]+)\/player\/?$/;
 
 /**
  * The route of `pathname`, and the path the API lives under (`/` unless a proxy mounts the
@@ -10,6 +11,8 @@ const TERMINAL_PATH = /^(.*\/)instances\/([^/]+)\/terminal\/?$/;
 export function routeOf(pathname: string): { base: string; route: Route } {
   const terminal = TERMINAL_PATH.exec(pathname);
   if (terminal) return { base: terminal[1], route: { view: 'terminal', instance: decodeURIComponent(terminal[2]) } };
+  const player = PLAYER_PATH.exec(pathname);
+  if (player) return { base: player[1], route: { view: 'player', instance: decodeURIComponent(player[2]), session: decodeURIComponent(player[3]) } };
   return { base: pathname.slice(0, pathname.lastIndexOf('/') + 1), route: { view: 'list' } };
 }
 
@@ -19,6 +22,11 @@ export function instanceApiPath(base: string, instance?: string): string {
 
 export function terminalPath(base: string, instance: string): string {
   return `${instanceApiPath(base, instance)}/terminal`;
+}
+
+/** GET /instances/{id}/sessions/{sid}/recording: the session's asciicast file. */
+export function recordingApiPath(base: string, instance: string, session: string): string {
+  return `${instanceApiPath(base, instance)}/sessions/${encodeURIComponent(session)}/recording`;
 }
 
 /** The exec WebSocket's absolute URL (a WebSocket needs one), on the page's own origin. */

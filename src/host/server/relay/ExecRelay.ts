@@ -25,6 +25,7 @@ import { FramedDialect } from './FramedDialect.js';
 import { RelayFailure, decodeAgentBytes, relayFailureOf } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentLink } from './AgentLink.js';
+import type { RelayRecorder } from '../recording/RelayRecorder.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
@@ -42,6 +43,8 @@ export interface RelayContext {
   metrics: ExecMetrics;
   audit: Logger;
   limits: RelayLimits;
+  /** Records the session when it has a terminal (--record-dir); absent: nothing is recorded. */
+  recorder?: RelayRecorder;
 }
 
 export interface RelayLimits {
@@ -224,8 +227,13 @@ export class ExecRelay implements RelaySession {
     // §10.7: the session's owner is the token's subject, whatever the client said.
     const execStart = request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request;
     this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
-    if (execStart.resume) this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
-    else this.#record.request = execStart.request;
+    if (execStart.resume) {
+      this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
+      this.#ctx.recorder?.resume(execStart.resume);
+    } else {
+      this.#record.request = execStart.request;
+      this.#ctx.recorder?.request(execStart.request);
+    }
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
     // The first frame of the session (the state machine allows nothing before it).
@@ -242,6 +250,7 @@ export class ExecRelay implements RelaySession {
 
   stdin(payload: Uint8Array): void {
     this.#record.stdinBytes += payload.length;
+    this.#ctx.recorder?.input(payload);
     if (this.#agent.waitingData + payload.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
       throw new RelayFailure('FLOW_CONTROL', 'stdin is arriving faster than the command reads it; honour StdinCredit (spec §8.1.1) or slow down');
     }
@@ -255,6 +264,7 @@ export class ExecRelay implements RelaySession {
         `more than ${MAX_WAITING_CONTROL_FRAMES} control frames (Ping, Signal, WindowSize) are waiting for the agent, which is not reading; wait for Pongs before pinging again`,
       );
     }
+    this.#ctx.recorder?.control(frame);
     this.#agent.pushFrame(frame);
   }
 
@@ -285,6 +295,7 @@ export class ExecRelay implements RelaySession {
     switch (frame.type) {
       case FrameType.Stdout:
         this.#record.stdoutBytes += frame.payload.length;
+        this.#ctx.recorder?.output(frame.payload);
         dialect.output(frame);
         break;
       case FrameType.Stderr:
@@ -294,7 +305,11 @@ export class ExecRelay implements RelaySession {
       case FrameType.Started:
       case FrameType.Resumed: {
         const m = parseFrame(frame);
-        if (m.type === FrameType.Started || m.type === FrameType.Resumed) this.#record.started(m.pid, m.sessionId);
+        if (m.type === FrameType.Started || m.type === FrameType.Resumed) {
+          this.#record.started(m.pid, m.sessionId);
+          if (m.type === FrameType.Started) this.#ctx.recorder?.started(this.#record.sessionId!, this.#record.request?.tty === true);
+          else this.#ctx.recorder?.started(this.#record.sessionId!, m.tty, m.stdoutLost);
+        }
         dialect.started(frame);
         this.#agent.startKeepAlive();
         break;
@@ -307,6 +322,7 @@ export class ExecRelay implements RelaySession {
         const m = parseFrame(frame);
         if (m.type !== FrameType.Exit) return;
         dialect.exit(frame, m);
+        this.#ctx.recorder?.exit(m.code);
         const result: SessionResult = m.kind === ExitKind.Exited ? 'exited' : m.kind === ExitKind.Signaled ? 'signaled' : 'timed_out';
         this.#finish(result, { exitCode: m.code, signal: m.signal || undefined }, 1000, 'exited');
         break;
@@ -353,6 +369,6 @@ export class ExecRelay implements RelaySession {
     this.#agent.close(this.#clientEnded);
     this.#done = true;
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
-    this.#record.end(result, outcome);
+    this.#record.end(result, outcome, this.#ctx.recorder?.end());
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ExecRequest } from '../../../wire/index.js';
 import type { ExecMetrics, SessionResult } from '../ExecMetrics.js';
 import type { DialectName } from './ClientDialect.js';
+import type { RecordingSummary } from '../recording/SessionRecording.js';
 
 /** Who runs what where: the audit line's fixed part. */
 export interface SessionParties {
@@ -63,7 +64,11 @@ export class SessionRecord {
     );
   }
 
-  end(result: SessionResult, outcome: SessionOutcome): void {
+  /**
+   * The session ended: counted now; audited now, or, when it was recorded, once the
+   * recording's events are written, so that the line's byte count and sha256 are the file's.
+   */
+  end(result: SessionResult, outcome: SessionOutcome, recording?: Promise<RecordingSummary>): void {
     if (this.#ended) return;
     this.#ended = true;
     const seconds = Number(process.hrtime.bigint() - this.#started) / 1e9;
@@ -74,6 +79,15 @@ export class SessionRecord {
     metrics.bytes.inc({ stream: 'stdin' }, this.stdinBytes);
     metrics.bytes.inc({ stream: 'stdout' }, this.stdoutBytes);
     metrics.bytes.inc({ stream: 'stderr' }, this.stderrBytes);
+    if (recording) {
+      recording.then(
+        (summary) => this.#auditEnd(result, outcome, seconds, summary),
+        (err: Error) => this.#auditEnd(result, outcome, seconds, { error: `the recording failed: ${err.message}` }),
+      );
+    } else this.#auditEnd(result, outcome, seconds);
+  }
+
+  #auditEnd(result: SessionResult, outcome: SessionOutcome, seconds: number, recording?: Partial<RecordingSummary>): void {
     const { request } = this;
     const parties = this.#parties;
     this.#audit.info(
@@ -93,6 +107,7 @@ export class SessionRecord {
         durationMs: Math.round(seconds * 1000),
         bytesIn: this.stdinBytes,
         bytesOut: this.stdoutBytes + this.stderrBytes,
+        recording,
       },
       'exec session ended',
     );
