@@ -363,7 +363,7 @@ describe('ListSessions (spec §10.8)', () => {
     const mine = await list('lister-a');
     assert.equal(mine.length, 1);
     const [s] = mine;
-    assert.deepEqual({ ...s, startedAt: typeof s.startedAt }, { id: hex(a.started.sessionId), pid: a.started.pid, argv: ['sleep', '60'], owner: 'lister-a', tty: false, startedAt: 'number', state: 'attached', lingerSeconds: 60 });
+    assert.deepEqual({ ...s, startedAt: typeof s.startedAt }, { id: hex(a.started.sessionId), pid: a.started.pid, argv: ['sleep', '60'], owner: 'lister-a', tty: false, startedAt: 'number', state: 'attached', lingerSeconds: 60, observers: 0 });
     const all = await list();
     const theirs = all.find((x) => x.id === hex(b.started.sessionId))!;
     assert.equal(theirs.state, 'detached');
