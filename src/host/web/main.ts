@@ -4,7 +4,7 @@ import '@xterm/xterm/css/xterm.css';
 import './page.css';
 import { h } from './dom.js';
 import { showInstanceList } from './InstanceList.js';
-import { routeOf } from './routes.js';
+import { routeOf, watchedSession } from './routes.js';
 import { stampStyleNonce } from './styleNonce.js';
 import { type TerminalHandle, TerminalPage } from './TerminalPage.js';
 import { adoptFragmentToken, forgetToken } from './token.js';
@@ -47,7 +47,7 @@ signOut.addEventListener('click', () => {
 
 if (route.view === 'terminal') {
   document.title = `${route.instance} · hypeman-exec`;
-  const page = new TerminalPage(main, { status, restart }, base, route.instance);
+  const page = new TerminalPage(main, { status, restart }, base, route.instance, watchedSession(location.search));
   window.hypemanTerminal = page.handle;
   void page.begin();
 } else {

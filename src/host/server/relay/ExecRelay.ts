@@ -27,6 +27,7 @@ import { FramedDialect } from './FramedDialect.js';
 import { RelayFailure } from './RelayFailure.js';
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentLink } from './AgentLink.js';
+import { AttachRole } from './AttachRole.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
@@ -40,6 +41,8 @@ export interface RelayContext {
   admit(): string | null;
   subject: string;
   instance: string;
+  /** §10.11: the token may observe other subjects' sessions on this instance (ObservePolicy). */
+  observesAnyOwner?: boolean;
   remoteAddress: string;
   metrics: ExecMetrics;
   audit: Logger;
@@ -64,6 +67,8 @@ export interface RelayLimits {
    * session ends with PEER_UNRESPONSIVE, so a frozen VM never holds a new session without end.
    */
   agentStartTimeoutMs: number;
+  /** §10.11: an observer whose WebSocket holds more than this many unsent bytes is cut (OBSERVER_TOO_SLOW); it never holds the agent back. */
+  observerBacklogBytes: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -73,6 +78,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   agentKeepAliveMs: 30_000,
   smallMessagesPerSecond: 20_000,
   agentStartTimeoutMs: 30_000,
+  observerBacklogBytes: 4 * 1024 * 1024,
 };
 
 /**
@@ -110,6 +116,8 @@ export class ExecRelay implements RelaySession {
   readonly #smallMessages: SmallMessageBudget;
   /** The agent's connection, and the client frames waiting for it. */
   readonly #agent: AgentLink;
+  /** Writer or observer (§10.11). */
+  readonly #role: AttachRole;
   #requestTimer: NodeJS.Timeout | null = null;
   #done = false;
   /** An Error frame went to the agent (the client's, or ours): the command is hung up, not detached. */
@@ -126,6 +134,7 @@ export class ExecRelay implements RelaySession {
         : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
     this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
+    this.#role = new AttachRole(ctx.observesAnyOwner ?? false);
     this.#agent = new AgentLink(
       {
         bytes: (chunk) => this.#agentBytes(chunk),
@@ -196,7 +205,18 @@ export class ExecRelay implements RelaySession {
 
   /** The WebSocket's send buffer drained. */
   clientDrain(): void {
-    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
+    this.#guard(() => this.#clientBuffered());
+  }
+
+  /** Holds the agent back while the client's buffer is full; an observer is never waited for, but cut (§10.11). */
+  #clientBuffered(): void {
+    const buffered = this.#client.bufferedAmount();
+    const { sendHighWater, observerBacklogBytes } = this.#ctx.limits;
+    if (!this.#role.observer) return this.#agent.clientBuffered(buffered, sendHighWater);
+    this.#agent.clientBuffered(buffered, Infinity);
+    if (buffered > observerBacklogBytes) {
+      throw new RelayFailure('OBSERVER_TOO_SLOW', `this observer fell more than ${observerBacklogBytes} bytes behind the session's output and was cut (the session goes on); attach again to watch from the current point`);
+    }
   }
 
   /** The WebSocket closed (by either side); `code` is its close status. */
@@ -225,9 +245,9 @@ export class ExecRelay implements RelaySession {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#requestTimer = null;
     // §10.7: the session's owner is the token's subject, whatever the client said.
-    const execStart = request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request;
+    const execStart = this.#role.grant(request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request);
     this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
-    if (execStart.resume) this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
+    if (execStart.resume) this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'), execStart.resume.attach?.mode ?? 'resume');
     else this.#record.request = execStart.request;
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
@@ -237,6 +257,11 @@ export class ExecRelay implements RelaySession {
   }
 
   clientFrame(type: number): boolean {
+    if (this.#role.drops(type)) {
+      const notice = this.#role.noticeOnce();
+      if (notice !== null) this.send(notice);
+      return false;
+    }
     const relay = this.#state.clientFrame(type);
     // The client ends the session on purpose (§10.5): its Error goes to the agent, which hangs up.
     if (relay && type === FrameType.Error) this.#clientEnded = true;
@@ -267,7 +292,7 @@ export class ExecRelay implements RelaySession {
 
   send(bytes: Uint8Array): void {
     if (!this.#client.sendBinary(bytes)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue output for this client');
-    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
+    this.#clientBuffered();
   }
 
   // ---- agent → client ---------------------------------------------------------------------
@@ -289,6 +314,7 @@ export class ExecRelay implements RelaySession {
     if (this.#done) return;
     this.#agent.heard();
     if (!this.#state.agentFrame(frame.type)) return;
+    this.#role.agentFrame(frame);
     const dialect = this.#dialect;
     switch (frame.type) {
       case FrameType.Stdout:
@@ -309,6 +335,7 @@ export class ExecRelay implements RelaySession {
       }
       case FrameType.Linger:
       case FrameType.StdinAck:
+      case FrameType.Notice:
         dialect.notice(frame);
         break;
       case FrameType.Exit: {
