@@ -257,8 +257,11 @@ export async function parseCliOptions(
   // `hypeman-exec cp …` has options and arguments of its own (cp/CpOptions.ts).
   if (target === CP_COMMAND && !explicit) return parseCpOptions(rest, args, env, version);
   // Options after the instance (or after ls), up to the command: parsed again as if they
-  // had come before it. The command is from its first word on, or after a --.
-  if (!explicit && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {
+  // had come before it. The command is from its first word on, or after a --. ps and attach
+  // take their options among their words themselves (subcommand): merged here, the options
+  // right after the word were lost (attach --no-stdin web-1 ID forwarded stdin).
+  const ownOptions = !explicit && (target === PS_COMMAND || target === ATTACH_COMMAND);
+  if (!explicit && !ownOptions && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {
     const after = await parse(rest, version).catch((err: Error) => {
       if (!/^Unknown argument/.test(err.message)) throw err;
       throw new UsageError(
