@@ -299,7 +299,7 @@ export class ExecSession extends EventEmitter {
    * CONNECTION_LOST. After the exit it does nothing. Output not yet pushed to
    * `stdout`/`stderr` is discarded: the transport reads on to the peer's end (the server's
    * Close, the agent's EOF) even while nobody reads the streams; held back, it would never
-   * see that end (issue 22).
+   * see that end (issue 22). An observer's close (spec §10.11) leaves the session running.
    */
   close(): void {
     if (this.#ended) return;
