@@ -114,7 +114,7 @@ is left watching (and told). ${ATTACH_COMMAND} --read-only watches: the output f
 from what the agent still holds), any number of watchers at once; your keys go nowhere (you
 are told once), Ctrl-C leaves. A watcher that cannot keep up is cut (OBSERVER_TOO_SLOW); the
 command and its writer never wait for one. Your own sessions may always be watched; others'
-need a token whose "observe" claim names the instance (hypeman-exec-server token --observe).
+need a token whose "observe" claim names the instance (hypeman-exec-server token mints one).
 
 TTY: by default a terminal is used when both stdin and stdout are terminals; -t forces
 one, --no-tty (-T) forbids it. With stdin not a terminal, -t alone gives the command a

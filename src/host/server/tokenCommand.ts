@@ -27,7 +27,7 @@ export async function runTokenCommand(argv: string[], env: NodeJS.ProcessEnv, ou
       .option('instances', { type: 'string', description: 'instance ids or names it may use, comma-separated (default: every instance)' })
       .option('observe', {
         type: 'string',
-        description: "instance ids or names (comma-separated, or '*' for every instance it may use) where it may observe other subjects' sessions read-only (hypeman-exec attach --read-only); default: only its own",
+        description: "instance ids or names (comma-separated, or '*' for every instance it may use) where it may also watch other subjects' sessions, read-only (the observe claim); default: only its own",
       })
       .option('ttl', { type: 'string', default: '1h', description: 'lifetime: seconds, or 30m, 12h, 7d (at most 366d)' })
       .option('iss', { type: 'string', default: env.HYPEMAN_JWT_ISSUER, description: 'issuer claim (default: HYPEMAN_JWT_ISSUER, as the server requires)' })
