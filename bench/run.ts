@@ -12,6 +12,7 @@ import { measureCopy } from './copy/copySection.js';
 import { SshPeer } from './ssh/SshPeer.js';
 import { sshRoundTrips, sshStdinMs, sshStdoutMs } from './ssh/sshExec.js';
 import { reconnectMs, resumabilityCost } from './exec/durable.js';
+import { writerWithObservers } from './exec/observers.js';
 import { BenchUsageError, type BenchOptions, USAGE, parseBenchOptions } from './BenchOptions.js';
 import { cliAvailable, cliRoundTrips } from './exec/cli.js';
 import { concurrentSessions } from './exec/concurrency.js';
@@ -145,6 +146,18 @@ async function measureDurable(options: BenchOptions, figures: Figures, stack: Be
   const port = Number(new URL(stack.apiUrl).port);
   const samples = await reconnectMs(port, { instance: INSTANCE, token: stack.token }, reconnects);
   figures.add(latencyFigure({ id: 'durable.reconnect.api', measure: 'a cut connection to output flowing again (reset by a proxy; reconnect, resume)', path: PATH_LABELS.api }, samples));
+  progress(`observers: ${pairs} pairs of ${mib} MiB to a writer alone and with two observers reading along (api)`);
+  const watched = await writerWithObservers(targetFor(stack, 'api'), bytes, pairs);
+  figures.add({ id: 'observers.writer.api.none', measure: `the writer's stdout, ${mib} MiB, no observer (median of ${pairs}, interleaved)`, path: PATH_LABELS.api, unit: 'MB/s', value: watched.none });
+  figures.add({
+    id: 'observers.writer.api.two',
+    measure: `the writer's stdout, ${mib} MiB, two observers attached ÷ none`,
+    path: PATH_LABELS.api,
+    unit: 'MB/s',
+    value: watched.two,
+    floor: 'observers.writer.api.none',
+    detail: { pairRatios: watched.ratios, observersCut: watched.observersCut, twoIdleMBps: watched.twoIdle, bytes, pairs },
+  });
 }
 
 async function measureConcurrency(options: BenchOptions, figures: Figures, stack: BenchStack): Promise<void> {

@@ -124,7 +124,8 @@ export class AgentServer implements Operations {
       return ANSWERED;
     }
     const link = new SessionLink(connection, { version: request.version, resume: true });
-    found.resume(link, request.resume!);
+    if (request.resume!.attach?.mode === 'observe') found.observe(link, request.resume!);
+    else found.resume(link, request.resume!);
     return link;
   }
 

@@ -37,8 +37,9 @@ export class ResumableSession {
   /** Stdin sent and not acknowledged. */
   readonly #journal: StdinJournal;
   #stdinClosed = false;
-  /** Stdin is kept until acknowledged: until Linger says the session does not linger. */
+  /** Stdin is kept until acknowledged: until Linger says the session does not linger, or this client observes. */
   #keeping = true;
+  #observer = false;
 
   /** `sessionId`: attach to this session (no stdin of ours yet); omit for a session this client starts. */
   constructor(sessionId?: Uint8Array) {
@@ -124,10 +125,26 @@ export class ResumableSession {
     this.#journal.acknowledge(total);
   }
 
-  /** The ExecStart that resumes this session from the offsets (§10.6). */
+  /**
+   * The ExecStart that resumes this session from the offsets (§10.6): as its writer, or, once
+   * this client observes (§10.11), as an observer from the same offsets.
+   */
   resumeFrame(owner?: string): Uint8Array {
     if (this.sessionId === null) throw new Error('the session has no id yet: Started never came');
-    return encodeExecStart({ owner, resume: { sessionId: this.sessionId, stdoutBytes: this.stdoutOffset, stderrBytes: this.stderrOffset } }, DURABLE_VERSION);
+    const attach = this.#observer ? { mode: 'observe' as const, live: false, anyOwner: false } : undefined;
+    return encodeExecStart({ owner, resume: { sessionId: this.sessionId, stdoutBytes: this.stdoutOffset, stderrBytes: this.stderrOffset, attach } }, DURABLE_VERSION);
+  }
+
+  /** This client observes the session (§10.11): its input goes nowhere, so none is kept to send again. */
+  get observer(): boolean {
+    return this.#observer;
+  }
+
+  /** Resumed said so, or a take-over made this client an observer (Notice `observing`). */
+  observing(): void {
+    this.#observer = true;
+    this.#keeping = false;
+    this.#journal.clear();
   }
 
   /**
@@ -149,6 +166,10 @@ export class ResumableSession {
       throw new UnexpectedFrameError(`Resumed says ${m.stdinBytes} stdin bytes were taken, but ${this.#journal.start} were acknowledged before`);
     }
     this.#journal.acknowledge(m.stdinBytes);
+    if (m.observer) {
+      this.observing();
+      return { stdin: [], closeStdin: false };
+    }
     return { stdin: this.#journal.entries(), closeStdin: this.#stdinClosed && !m.stdinClosed };
   }
 

@@ -71,6 +71,8 @@ export const FrameType = {
   Pong: 0x22,
   /** WebSocket carrier only: the API server grants the client more Stdin bytes (§8.1.1). */
   StdinCredit: 0x81,
+  /** Version 2, ignorable: something the client's user should hear, e.g. its input goes nowhere (§10.11). */
+  Notice: 0x82,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -114,6 +116,7 @@ export const MIN_PAYLOAD_SIZE: Readonly<Record<number, number>> = Object.freeze(
   [FrameType.UploadEntry]: 43,
   [FrameType.DownloadEntry]: 43,
   [FrameType.StatResult]: 41,
+  [FrameType.Notice]: 1,
 });
 
 /** Frame types that exist from version 2 on: a version 1 session refuses them (§10.1). */
@@ -145,6 +148,8 @@ export const ExecStartField = {
   Resume: 0x10,
   /** Version 2: u64 stdout and u64 stderr bytes the resuming client has received (§10.6). */
   ResumeOffsets: 0x11,
+  /** Version 2: u8 mode · u8 flags, how a resume attaches: writer, take-over, observer (§10.11). */
+  Attach: 0x12,
 } as const;
 export type ExecStartField = (typeof ExecStartField)[keyof typeof ExecStartField];
 
@@ -162,7 +167,37 @@ export const ResumedFlag = {
   StdinClosed: 1,
   Exited: 2,
   Tty: 4,
+  /** §10.11: this connection observes the session (its input goes nowhere). */
+  Observer: 8,
 } as const;
+
+/** The attach field's modes (§10.11). */
+export const AttachModeCode = {
+  /** Attach as the session's writer; refused (SESSION_BUSY) while another writer is attached. */
+  Write: 0,
+  /** Attach as the writer; the writer attached now, if any, becomes an observer. */
+  TakeOver: 1,
+  /** Attach as an observer: output only. */
+  Observe: 2,
+} as const;
+export type AttachMode = 'write' | 'take-over' | 'observe';
+
+/** The attach field's flags (§10.11); the other bits are reserved and must be 0. */
+export const AttachFlag = {
+  /** Observe from the current point, not from the offsets. */
+  Live: 1,
+  /** Observe whoever owns the session: set only by a trusted party (the API server, from the token's claim). */
+  AnyOwner: 2,
+} as const;
+
+/** What a Notice says (§10.11). */
+export const NoticeKind = {
+  /** This connection observes: the Stdin, StdinClose, WindowSize and Signal it sent were dropped. */
+  ReadOnly: 1,
+  /** Another connection took the session over as its writer: this one observes from now on. */
+  Observing: 2,
+} as const;
+export type NoticeKindName = 'read-only' | 'observing';
 
 /** Bytes of a session id (Started, Resumed, the resume field). */
 export const SESSION_ID_SIZE = 16;
@@ -200,6 +235,7 @@ export const ErrorCode = {
   SESSION_NOT_FOUND: 20,
   SESSION_FORBIDDEN: 21,
   SESSION_TAKEN_OVER: 22,
+  SESSION_BUSY: 30,
   INTERNAL_ERROR: 32,
   SHUTTING_DOWN: 33,
   TOO_MANY_SESSIONS: 34,
@@ -208,6 +244,7 @@ export const ErrorCode = {
   READ_ONLY_FILESYSTEM: 37,
   IO_ERROR: 38,
   COPY_UNAVAILABLE: 39,
+  OBSERVER_TOO_SLOW: 40,
   AGENT_UNREACHABLE: 48,
   INSTANCE_NOT_RUNNING: 49,
   AGENT_DISCONNECTED: 50,

@@ -14,6 +14,7 @@ import {
   SESSION_ID_SIZE,
   SUPPORTED_VERSIONS,
 } from './constants.js';
+import { attachFieldValue, encodeNotice } from './attach.js';
 import { encodeCopyMessage } from './copyCodec.js';
 import { fieldFrame, frameOf, writeHeader } from './frameBuffer.js';
 import { FrameTooLargeError, InvalidRequestError } from './errors.js';
@@ -141,10 +142,12 @@ function resumeFields(content: ExecStartContent & { resume: ResumeRequest }): Ar
   }
   const { sessionId, stdoutBytes, stderrBytes } = content.resume;
   if (sessionId.length !== SESSION_ID_SIZE) throw new InvalidRequestError(`a session id is ${SESSION_ID_SIZE} bytes, got ${sessionId.length}`);
-  return [
+  const fields: Array<[number, Uint8Array]> = [
     [ExecStartField.Resume, sessionId],
     [ExecStartField.ResumeOffsets, u64Pair(stdoutBytes, stderrBytes, 'resume offsets')],
   ];
+  if (content.resume.attach) fields.push([ExecStartField.Attach, attachFieldValue(content.resume.attach)]);
+  return fields;
 }
 
 /**
@@ -287,7 +290,8 @@ export function encodeResumed(m: Omit<ResumedMessage, 'type'>): Uint8Array {
   view.setBigUint64(HEADER_SIZE + 38, BigInt(m.stderrLost));
   view.setUint32(HEADER_SIZE + 46, m.lingerSeconds);
   view.setUint32(HEADER_SIZE + 50, m.windowBytes);
-  frame[HEADER_SIZE + 54] = (m.stdinClosed ? ResumedFlag.StdinClosed : 0) | (m.exited ? ResumedFlag.Exited : 0) | (m.tty ? ResumedFlag.Tty : 0);
+  frame[HEADER_SIZE + 54] =
+    (m.stdinClosed ? ResumedFlag.StdinClosed : 0) | (m.exited ? ResumedFlag.Exited : 0) | (m.tty ? ResumedFlag.Tty : 0) | (m.observer ? ResumedFlag.Observer : 0);
   return frame;
 }
 
@@ -357,6 +361,8 @@ export function encodeMessage(message: Message, maxPayload: number = DEFAULT_MAX
       return encodeStdinAck(message.bytes);
     case FrameType.SessionList:
       return encodeSessionList(message.sessions, maxPayload);
+    case FrameType.Notice:
+      return encodeNotice(message.kind, message.message);
     default:
       return encodeCopyMessage(message, maxPayload);
   }

@@ -1,7 +1,8 @@
 import { DEFAULT_MAX_PAYLOAD, ExecStartField, HEADER_SIZE } from './constants.js';
+import { attachFieldValue } from './attach.js';
 import { type ExecStartContent, encodeExecStart, writeHeader } from './encoder.js';
 import { InvalidRequestError } from './errors.js';
-import type { ExecRequest, ResumeRequest } from './messages.js';
+import type { AttachRequest, ExecRequest, ResumeRequest } from './messages.js';
 import { parseExecStart } from './parser.js';
 import { encodeUtf8 } from './text.js';
 
@@ -69,17 +70,29 @@ export class ExecStartFrame {
    */
   withOwner(owner: string): ExecStartFrame {
     if (owner.includes('\0')) throw new InvalidRequestError('an owner must not contain a NUL character');
-    const value = encodeUtf8(owner);
+    return this.#withField(ExecStartField.Owner, encodeUtf8(owner));
+  }
+
+  /**
+   * The same resume with `attach` as its attach field (§10.11), as withOwner does for the
+   * owner: the API server clears or sets the any-owner flag, which only it may grant.
+   */
+  withAttach(attach: AttachRequest): ExecStartFrame {
+    if (!this.resume) throw new InvalidRequestError('only a resume says how it attaches');
+    return this.#withField(ExecStartField.Attach, attachFieldValue(attach));
+  }
+
+  #withField(tag: number, value: Uint8Array): ExecStartFrame {
     const payload = this.bytes.subarray(HEADER_SIZE);
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const kept: Array<[number, number]> = [];
     let insertAt = -1;
     let length = 2;
     for (let at = 2; at < payload.length; ) {
-      const tag = payload[at];
+      const fieldTag = payload[at];
       const end = at + 5 + view.getUint32(at + 1);
-      if (tag !== ExecStartField.Owner) {
-        if (insertAt < 0 && tag > ExecStartField.Owner) insertAt = kept.length;
+      if (fieldTag !== tag) {
+        if (insertAt < 0 && fieldTag > tag) insertAt = kept.length;
         kept.push([at, end]);
         length += end - at;
       }
@@ -92,17 +105,17 @@ export class ExecStartFrame {
     frame.set(payload.subarray(0, 2), HEADER_SIZE);
     let out = HEADER_SIZE + 2;
     kept.forEach(([start, end], i) => {
-      if (i === insertAt) out = writeField(frame, out, value);
+      if (i === insertAt) out = writeField(frame, out, tag, value);
       frame.set(payload.subarray(start, end), out);
       out += end - start;
     });
-    if (insertAt === kept.length) writeField(frame, out, value);
+    if (insertAt === kept.length) writeField(frame, out, tag, value);
     return ExecStartFrame.decode(frame);
   }
 }
 
-function writeField(frame: Uint8Array, at: number, value: Uint8Array): number {
-  frame[at] = ExecStartField.Owner;
+function writeField(frame: Uint8Array, at: number, tag: number, value: Uint8Array): number {
+  frame[at] = tag;
   new DataView(frame.buffer, frame.byteOffset).setUint32(at + 1, value.length);
   frame.set(value, at + 5);
   return at + 5 + value.length;

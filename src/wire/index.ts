@@ -19,3 +19,4 @@ export { checkRelativePath, isPathComponent, pathComponents } from './copyPaths.
 export { FrameJoiner, JOINABLE_FRAME_SIZE, JOINED_MESSAGE_LIMIT, forEachFrame } from './joinedFrames.js';
 export { ResumableSession, type ResumeSteps } from './ResumableSession.js';
 export { StdinJournal } from './StdinJournal.js';
+export { attachFieldValue, encodeNotice, parseAttachField, parseNotice } from './attach.js';

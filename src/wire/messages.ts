@@ -1,4 +1,4 @@
-import type { ErrorCodeName, ExitKind, FrameType, OverflowPolicy } from './constants.js';
+import type { AttachMode, ErrorCodeName, ExitKind, FrameType, NoticeKindName, OverflowPolicy } from './constants.js';
 import type { CopyMessage } from './copyMessages.js';
 
 export interface WindowDimensions {
@@ -36,6 +36,17 @@ export interface ResumeRequest {
   /** Stdout bytes the client has received (its offset in the stream). */
   stdoutBytes: number;
   stderrBytes: number;
+  /** §10.11: how the connection attaches; absent: a resume by the session's writer, which closes the connection it replaces. */
+  attach?: AttachRequest;
+}
+
+/** The attach field (§10.11). */
+export interface AttachRequest {
+  mode: AttachMode;
+  /** Observe from the current point: nothing of the retained output is replayed. */
+  live: boolean;
+  /** Observe a session of another owner: set by the API server only when the token's claim allows it. */
+  anyOwner: boolean;
 }
 
 export interface ExecStartMessage extends ExecRequest {
@@ -162,6 +173,15 @@ export interface ResumedMessage {
   stdinClosed: boolean;
   exited: boolean;
   tty: boolean;
+  /** §10.11: this connection observes the session. */
+  observer: boolean;
+}
+
+/** Version 2 (§10.11): something for the client's user to hear; the session goes on. */
+export interface NoticeMessage {
+  type: typeof FrameType.Notice;
+  kind: NoticeKindName | `NOTICE_${number}`;
+  message: string;
 }
 
 /** Version 2 (§10.5): Stdin payload bytes the agent has taken in total. */
@@ -186,6 +206,8 @@ export interface SessionSummary {
   lingerSeconds: number;
   /** When its last connection ended (ms since the epoch), while no connection is attached. */
   detachedAt?: number;
+  /** §10.11: connections observing it; absent from agents that predate observers. */
+  observers?: number;
 }
 
 /** Version 2 (§10.8): the answer to ListSessions. */
@@ -225,6 +247,7 @@ export type AgentMessage =
   | LingerMessage
   | ResumedMessage
   | StdinAckMessage
-  | SessionListMessage;
+  | SessionListMessage
+  | NoticeMessage;
 
 export type Message = ClientMessage | AgentMessage | StdinCreditMessage | CopyMessage | UploadDataMessage | DownloadDataMessage;

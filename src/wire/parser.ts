@@ -13,6 +13,7 @@ import {
   SESSION_ID_SIZE,
   SUPPORTED_VERSIONS,
 } from './constants.js';
+import { parseAttachField, parseNotice } from './attach.js';
 import { PATH_ERROR_CODES } from './copyConstants.js';
 import { parseCopyFrame } from './copyCodec.js';
 import type { RawFrame } from './decoder.js';
@@ -56,6 +57,7 @@ const VERSION_2_FIELDS: readonly number[] = [
   ExecStartField.Owner,
   ExecStartField.Resume,
   ExecStartField.ResumeOffsets,
+  ExecStartField.Attach,
 ];
 
 function tagName(tag: number): string {
@@ -159,27 +161,33 @@ export function parseExecStart(
         // Read once the loop is over: the resume field may come after it.
         if (length !== 16) throw new MalformedFrameError('ExecStart resume offsets field must be 16 bytes (u64 stdout, u64 stderr)');
         break;
+      case ExecStartField.Attach:
+        // Checked now, kept once the loop is over: the resume field may come after it.
+        parseAttachField(value);
+        break;
       default:
         if ((tag & IGNORABLE_TYPE_BIT) === 0) {
           throw new MalformedFrameError(`ExecStart field ${tagName(tag)} is unknown and not ignorable`);
         }
     }
   }
-  if (seen.has(ExecStartField.Resume) || seen.has(ExecStartField.ResumeOffsets)) checkResume(payload, msg, seen);
+  if (seen.has(ExecStartField.Resume) || seen.has(ExecStartField.ResumeOffsets) || seen.has(ExecStartField.Attach)) checkResume(payload, msg, seen);
   return msg;
 }
 
 /** §10.6: a resume names the session and the client's offsets, and nothing of a request. */
 function checkResume(payload: Uint8Array, msg: ExecStartMessage, seen: Set<number>): void {
-  if (!msg.resume) throw new MalformedFrameError('ExecStart resume offsets (0x11) need the resume field (0x10) naming the session');
+  if (!msg.resume) throw new MalformedFrameError('ExecStart resume offsets (0x11) and attach (0x12) need the resume field (0x10) naming the session');
   const offsets = fieldValue(payload, ExecStartField.ResumeOffsets);
   if (!offsets) throw new MalformedFrameError('a resuming ExecStart (field 0x10) needs the resume offsets field (0x11)');
   const view = viewOf(offsets);
   msg.resume.stdoutBytes = safeU64(view, 0, 'resume stdout offset');
   msg.resume.stderrBytes = safeU64(view, 8, 'resume stderr offset');
+  const attach = fieldValue(payload, ExecStartField.Attach);
+  if (attach) msg.resume.attach = parseAttachField(attach);
   const extra = msg.argv.length > 0 ? ExecStartField.Arg : Object.keys(msg.env).length > 0 ? ExecStartField.Env : NOT_IN_A_RESUME.find((t) => seen.has(t));
   if (extra !== undefined) {
-    throw new MalformedFrameError(`a resuming ExecStart carries only the owner, the session id and the offsets, not field ${tagName(extra)}: the session's request was given when it started`);
+    throw new MalformedFrameError(`a resuming ExecStart carries only the owner, the session id, the offsets and how it attaches, not field ${tagName(extra)}: the session's request was given when it started`);
   }
 }
 
@@ -219,6 +227,7 @@ function parseResumed(payload: Uint8Array): ResumedMessage {
     stdinClosed: (flags & ResumedFlag.StdinClosed) !== 0,
     exited: (flags & ResumedFlag.Exited) !== 0,
     tty: (flags & ResumedFlag.Tty) !== 0,
+    observer: (flags & ResumedFlag.Observer) !== 0,
   };
 }
 
@@ -243,6 +252,7 @@ function sessionSummary(entry: unknown): SessionSummary {
   if (!isCount(o.lingerSeconds)) throw bad('needs "lingerSeconds": a whole number');
   if (o.exitCode !== undefined && !isCount(o.exitCode)) throw bad('has an "exitCode" that is not a whole number');
   if (o.detachedAt !== undefined && !isCount(o.detachedAt)) throw bad('has a "detachedAt" that is not milliseconds since the epoch');
+  if (o.observers !== undefined && !isCount(o.observers)) throw bad('has an "observers" that is not a whole number');
   const s: SessionSummary = {
     id: o.id,
     pid: o.pid,
@@ -255,6 +265,7 @@ function sessionSummary(entry: unknown): SessionSummary {
   };
   if (o.exitCode !== undefined) s.exitCode = o.exitCode as number;
   if (o.detachedAt !== undefined) s.detachedAt = o.detachedAt as number;
+  if (o.observers !== undefined) s.observers = o.observers as number;
   return s;
 }
 
@@ -395,6 +406,8 @@ export function parseFrame(frame: RawFrame, supportedVersions?: readonly number[
       return { type: FrameType.StdinAck, bytes: safeU64(viewOf(p), 0, 'StdinAck count') };
     case FrameType.SessionList:
       return parseSessionList(p);
+    case FrameType.Notice:
+      return parseNotice(p);
     default: {
       // Copy requests carry versions of their own (§12.1): `supportedVersions` is the exec protocol's.
       const copy = parseCopyFrame(frame.type, p);

@@ -133,6 +133,7 @@ export class ExecSessionState {
       case FrameType.Pong:
       case FrameType.Linger:
       case FrameType.StdinAck:
+      case FrameType.Notice:
         return true;
       case FrameType.Exit:
         this.#agentEnded = true;

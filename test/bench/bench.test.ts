@@ -26,6 +26,7 @@ const EXPECTED_IDS = [
   'durable.stdout.library', 'durable.stdout.api', 'durable.stdin.library', 'durable.stdin.api',
   'durable.stdout.library.plain', 'durable.stdout.api.plain', 'durable.stdin.library.plain', 'durable.stdin.api.plain',
   'durable.reconnect.api',
+  'observers.writer.api.none', 'observers.writer.api.two',
 ];
 // ssh beside ours (issue 18 item 7) and copies (issue 17 item 5: each of a large file and a
 // tree, each way, by every way): ssh only where sshd is installed (the bench starts its own).

@@ -1,7 +1,7 @@
 // Durable sessions from the CLI (issue 14), the compiled hypeman-exec against real servers:
 // an API server killed with SIGKILL and started again mid-session, --detach then attach
 // after the command has ended, ps, another subject, an expired session, a terminal's size
-// sent again on attach.
+// sent again on attach; attach --read-only, a second writer refused, --take-over (issue 16).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pty from 'node-pty';
@@ -102,5 +102,40 @@ describe('--detach, attach, ps (issue 14)', () => {
       return /33 101/.test(output);
     }, `the remote's stty size; got ${JSON.stringify(output)}`);
     assert.equal(await exited, 0);
+  });
+
+  it('attach --read-only watches, its keys going nowhere; a second writer is refused; --take-over leaves the first writer watching', async () => {
+    const started = await runCli(['--detach', 'web', 'sh', '-c', 'while read l; do echo "got $l"; done; echo bye'], target.env);
+    const id = started.stdout.toString().trim();
+    const writer = new CliProcess(['attach', 'web', id], target.env);
+    writer.child.stdin.write('one\n');
+    await waitUntil(() => writer.stdoutText.includes('got one\n'), 'the writer\'s first line');
+    const watcher = new CliProcess(['attach', '--read-only', 'web', id], target.env);
+    await waitUntil(() => watcher.stderr.includes('read-only'), `the watcher saying it watches; stderr: ${watcher.stderr}`);
+    assert.match(watcher.stderr, /^hypeman-exec: watching session [0-9a-f]{32} read-only: your keys go nowhere; Ctrl-C leaves \(the session goes on\)\n$/);
+    watcher.child.stdin.write('from the watcher\n');
+    writer.child.stdin.write('two\n');
+    await waitUntil(() => watcher.stdoutText.includes('got two\n'), 'the writer\'s line at the watcher');
+    assert.equal(watcher.stdoutText, 'got two\n', 'from the current point, and nothing of its own keys');
+    const busy = await runCli(['attach', 'web', id], target.env);
+    assert.equal(busy.status, 255);
+    assert.match(busy.stderr, /has a writer attached; attach read-only to watch it, or take it over \(--take-over\) \(SESSION_BUSY\)/);
+    const leaver = new CliProcess(['attach', '-r', 'web', id], target.env);
+    await waitUntil(() => leaver.stderr.includes('read-only'), 'a second watcher');
+    leaver.child.kill('SIGINT');
+    assert.equal((await leaver.done).status, 0, 'Ctrl-C leaves a watched session, which goes on');
+    const taker = new CliProcess(['attach', '--take-over', 'web', id], target.env);
+    await waitUntil(() => writer.stderr.includes('took this session over'), `the first writer told; stderr: ${writer.stderr}`);
+    writer.child.stdin.write('from the old writer\n');
+    taker.child.stdin.write('three\n');
+    await waitUntil(() => watcher.stdoutText.includes('got three\n'), 'the new writer\'s line');
+    taker.child.stdin.end();
+    const [w, o, t] = await Promise.all([writer.done, watcher.done, taker.done]);
+    assert.equal(t.status, 0, t.stderr);
+    assert.equal(o.status, 0, o.stderr);
+    assert.equal(w.status, 0, w.stderr);
+    assert.equal(o.stdout.toString(), 'got two\ngot three\nbye\n');
+    assert.doesNotMatch(w.stdout.toString(), /watcher|old writer/);
+    assert.match(w.stderr, /another connection took this session over as its writer: this one observes from now on \(its input is dropped\); Ctrl-C leaves\n/);
   });
 });

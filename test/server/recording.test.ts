@@ -118,6 +118,11 @@ describe('session recordings (issue 16)', () => {
     const other = await get(`/instances/web/sessions/${recorded}/recording`, await stack.tokenFor('someone-else'));
     assert.equal(other.status, 403);
     assert.equal(((await other.json()) as { code: string }).code, 'RECORDING_FORBIDDEN');
+    // A token whose observe claim covers the instance may watch others' sessions, and so read their recordings.
+    const watcher = await get(`/instances/web/sessions/${recorded}/recording`, await stack.tokenFor('auditor', { observe: ['web'] }));
+    assert.equal(watcher.status, 200);
+    const elsewhere = await get(`/instances/web/sessions/${recorded}/recording`, await stack.tokenFor('auditor', { observe: ['db'] }));
+    assert.equal(elsewhere.status, 403);
 
     for (const path of [`/instances/web/sessions/${'0'.repeat(32)}/recording`, `/instances/web/sessions/not-an-id/recording`, `/instances/db/sessions/${recorded}/recording`]) {
       const missing = await get(path, stack.token);

@@ -36,8 +36,8 @@ export interface Stack {
   url: string;
   token: string;
   auditLines: string[];
-  /** A token for another subject, already verified by the server (see startStack). */
-  tokenFor(subject: string): Promise<string>;
+  /** A token for another subject, already verified by the server (see startStack); `observe`: its observe claim. */
+  tokenFor(subject: string, claims?: { observe?: string[] }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -90,8 +90,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const port = await server.start();
   // Verified once here, as npm start does with its dev token: a token's first upgrade must
   // wait for jose and so runs outside uWS's cork, where uWS prints a warning per upgrade.
-  const tokenFor = async (sub: string) => {
-    const t = await signDevelopmentToken(SECRET, { sub });
+  const tokenFor = async (sub: string, claims: { observe?: string[] } = {}) => {
+    const t = await signDevelopmentToken(SECRET, { sub, ...claims });
     await verifier.verify(t);
     return t;
   };

@@ -38,6 +38,15 @@ describe('hypeman-exec-server token', () => {
     assert.equal(exp - iat, 7200);
   });
 
+  it('mints the observe claim (--observe), which the server reads as where the subject may watch others', async () => {
+    const r = mint(['--sub', 'oncall', '--observe', "web-1,*"], { HYPEMAN_JWT_SECRET: SECRET });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /a token for "oncall", every instance, observing others on web-1, \*, expires/);
+    const principal = await TokenVerifier.fromConfig({ kind: 'secret', secret: SECRET }).verify(r.stdout.trim());
+    assert.deepEqual(principal, { subject: 'oncall', observe: ['web-1', '*'] });
+    assert.deepEqual(payloadOf(r.stdout.trim()).observe, ['web-1', '*']);
+  });
+
   it('reads the secret from a file (npm start keeps one) and sets iss and aud from the environment the server reads', async () => {
     const file = join(dir, 'jwt-secret');
     writeFileSync(file, `${SECRET}\n`);

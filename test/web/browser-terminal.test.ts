@@ -1,7 +1,8 @@
 // Issue 15: the browser terminal in a real headless Chromium (Debian's, driven by
 // playwright-core) against the real `npm start`: its banner's link, a shell in local-1, the
 // fitted size and a resize, typing, Ctrl-C, a fast flood held back to the command, the exit
-// status, a lost connection, refusals shown as the server's own errors, and an evil origin.
+// status, a lost connection, refusals shown as the server's own errors, and an evil origin;
+// watching another session read-only (issue 16).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Server, createServer as createHttpServer } from 'node:http';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { execInInstance } from '../../src/host/client/index.js';
 import { descendantsOf, waitUntil } from '../guest/agentProcess.js';
 import { freePort, StartProcess } from '../local/startProcess.js';
 import { artifactPath, browserSkip, launchChromium } from './chromium.js';
@@ -352,6 +354,37 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
     await shellCommand(page, 'kill -KILL $$');
     await waitForState(page, 'exited');
     assert.equal(await statusText(page), 'killed by SIGKILL');
+  });
+
+  it("watches another session read-only from the instance list's watch link: the writer's typing shows, the page's keys go nowhere", async () => {
+    const writer = await execInInstance({ apiUrl: origin, instance: 'local-1', token: start.token }, { argv: ['sh'], tty: true, lingerSeconds: 30 });
+    const { sessionId } = await writer.started;
+    let written = '';
+    writer.stdout.on('data', (b: Buffer) => (written += b.toString()));
+    const watcher = await context.newPage();
+    try {
+      await watcher.goto(`${origin}/#token=${start.token}`);
+      const href = await watcher.getAttribute(`a.watch[href$="?watch=${sessionId}"]`, 'href', { timeout: WAIT_MS });
+      assert.equal(href, `/instances/local-1/terminal?watch=${sessionId}`);
+      await watcher.click(`a.watch[href$="?watch=${sessionId}"]`);
+      await waitForState(watcher, 'watching');
+      assert.match(await statusText(watcher), /^watching session [0-9a-f]{12} \(pid \d+\), read-only: your keys go nowhere$/);
+      writer.stdin.write('echo watched-$((6*7))\r');
+      await waitForLine(watcher, /^watched-42$/);
+      await watcher.click('#terminal');
+      await typeLine(watcher, 'echo typed-in-the-watching-page');
+      writer.stdin.write('echo after-$((1+1))\r');
+      await waitForLine(watcher, /^after-2$/);
+      await waitUntil(() => written.includes('after-2'), 'the writer sees its own output');
+      assert.doesNotMatch(written, /typed-in-the-watching-page/, "the page's keys reached nothing");
+      writer.stdin.write('exit 5\r');
+      assert.equal((await writer.exit).code, 5);
+      await waitForState(watcher, 'exited');
+      assert.equal(await statusText(watcher), 'exited with 5');
+    } finally {
+      writer.abort();
+      await watcher.close();
+    }
   });
 
   it('works over a plain WebSocket where the browser has no WebSocketStream (no backpressure)', async () => {

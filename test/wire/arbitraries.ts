@@ -47,9 +47,16 @@ const resume = fc
     stdoutBytes: fc.maxSafeNat(),
     stderrBytes: fc.maxSafeNat(),
     owner: fc.option(text(30).filter((o) => o !== ''), { nil: undefined }),
+    attach: fc.option(
+      fc.oneof(
+        fc.record({ mode: fc.constantFrom('write' as const, 'take-over' as const), live: fc.constant(false), anyOwner: fc.constant(false) }),
+        fc.record({ mode: fc.constant('observe' as const), live: fc.boolean(), anyOwner: fc.boolean() }),
+      ).map((a) => ({ ...a })), // an ordinary object, as the parser makes
+      { nil: undefined },
+    ),
   })
-  .map(({ owner, ...r }): Message => {
-    const m: Message = { type: FrameType.ExecStart, version: 2, argv: [], env: Object.create(null), cwd: '', user: '', tty: false, timeoutSeconds: 0, resume: r };
+  .map(({ owner, attach, ...r }): Message => {
+    const m: Message = { type: FrameType.ExecStart, version: 2, argv: [], env: Object.create(null), cwd: '', user: '', tty: false, timeoutSeconds: 0, resume: attach ? { ...r, attach } : r };
     if (owner) m.owner = owner;
     return m;
   });
@@ -66,6 +73,7 @@ const summary = fc.record(
     lingerSeconds: fc.nat(),
     exitCode: fc.integer({ min: 0, max: 255 }),
     detachedAt: fc.maxSafeNat(),
+    observers: fc.nat(),
   },
   { requiredKeys: ['id', 'pid', 'argv', 'owner', 'tty', 'startedAt', 'state', 'lingerSeconds'] },
 ).map((s) => ({ ...s })); // an ordinary object, as JSON.parse makes
@@ -88,8 +96,12 @@ const durable: fc.Arbitrary<Message>[] = [
       stdinClosed: fc.boolean(),
       exited: fc.boolean(),
       tty: fc.boolean(),
+      observer: fc.boolean(),
     })
     .map((r): Message => ({ type: FrameType.Resumed, version: 2, ...r })),
+  fc
+    .record({ kind: fc.constantFrom('read-only' as const, 'observing' as const, 'NOTICE_9' as const), message: text(100) })
+    .map((r): Message => ({ type: FrameType.Notice, ...r })),
   fc.maxSafeNat().map((bytes): Message => ({ type: FrameType.StdinAck, bytes })),
   fc.array(summary, { maxLength: 4 }).map((sessions): Message => ({ type: FrameType.SessionList, sessions })),
 ];
@@ -122,7 +134,7 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
   exit,
   fc
     .record({
-      wireCode: fc.constantFrom(1, 2, 3, 4, 16, 17, 18, 19, 20, 21, 22, 32, 33, 34, 35, 48, 49),
+      wireCode: fc.constantFrom(1, 2, 3, 4, 16, 17, 18, 19, 20, 21, 22, 30, 32, 33, 34, 35, 40, 48, 49),
       message: text(200),
     })
     .map((r): Message => ({ type: FrameType.Error, code: 'INTERNAL_ERROR', ...r })),

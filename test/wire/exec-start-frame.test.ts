@@ -56,4 +56,18 @@ describe('ExecStartFrame', () => {
     assert.equal(Buffer.from(f.bytes).toString('hex'), '00000019010002010000000269640a000000056361726f6c810000000178');
     assert.deepEqual(f.request.argv, ['id']);
   });
+
+  it('withAttach sets the attach field of a resume as the server grants it, keeping the other fields', () => {
+    const id = new Uint8Array(16).fill(3);
+    const observe = { mode: 'observe' as const, live: true, anyOwner: true };
+    const forged = ExecStartFrame.encode({ owner: 'mallory', resume: { sessionId: id, stdoutBytes: 4, stderrBytes: 0, attach: observe } });
+    const granted = forged.withOwner('bob').withAttach({ ...observe, anyOwner: false });
+    assert.deepEqual(granted.resume?.attach, { ...observe, anyOwner: false });
+    assert.deepEqual(granted.bytes, ExecStartFrame.encode({ owner: 'bob', resume: { sessionId: id, stdoutBytes: 4, stderrBytes: 0, attach: { ...observe, anyOwner: false } } }).bytes);
+    // A resume without the field gets it where ascending tags put it: last.
+    const plain = ExecStartFrame.encode({ resume: { sessionId: id, stdoutBytes: 0, stderrBytes: 0 } }).withAttach({ mode: 'take-over', live: false, anyOwner: false });
+    assert.equal(Buffer.from(plain.bytes).subarray(-7).toString('hex'), '12000000020100');
+    assert.throws(() => ExecStartFrame.encode({ argv: ['id'] }).withAttach(observe), InvalidRequestError);
+    assert.throws(() => ExecStartFrame.encode({ resume: { sessionId: id, stdoutBytes: 0, stderrBytes: 0, attach: { mode: 'write', live: true, anyOwner: false } } }), InvalidRequestError);
+  });
 });

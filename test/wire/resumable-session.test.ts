@@ -6,7 +6,7 @@ import { FrameType, ResumableSession, type ResumedMessage, StdinJournal, decodeA
 const ID = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
 
 function resumed(fields: Partial<ResumedMessage>): ResumedMessage {
-  return { type: FrameType.Resumed, version: 2, pid: 7, sessionId: ID, stdinBytes: 0, stdoutLost: 0, stderrLost: 0, lingerSeconds: 30, windowBytes: 1024, stdinClosed: false, exited: false, tty: false, ...fields };
+  return { type: FrameType.Resumed, version: 2, pid: 7, sessionId: ID, stdinBytes: 0, stdoutLost: 0, stderrLost: 0, lingerSeconds: 30, windowBytes: 1024, stdinClosed: false, exited: false, tty: false, observer: false, ...fields };
 }
 
 const payloadOf = (frame: Uint8Array) => Buffer.from(frame.subarray(5)).toString();

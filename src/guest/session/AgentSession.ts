@@ -6,12 +6,14 @@ import {
   type ErrorCodeName,
   type ExecStartMessage,
   FrameType,
+  MAX_DATA_CHUNK,
   type OverflowPolicy,
   type ResumeRequest,
   type SessionSummary,
   encodeError,
   encodeExit,
   encodeLinger,
+  encodeNotice,
   encodePong,
   encodeResumed,
   encodeStarted,
@@ -26,7 +28,7 @@ import { classifyFailure, exitRecord } from '../command/ExitStatus.js';
 import type { OutputStream } from './FrameWriter.js';
 import type { HelperReportServer } from '../command/HelperReports.js';
 import { setLongTimeout } from './longTimeout.js';
-import { OutputRetention } from './OutputRetention.js';
+import { OutputRetention, type Replay } from './OutputRetention.js';
 import { PausableTimer } from './PausableTimer.js';
 import { PipeCommand } from '../command/PipeCommand.js';
 import { PtyCommand } from '../command/PtyCommand.js';
@@ -52,6 +54,19 @@ const STDIN_ACK_DELAY_MS = 20;
  */
 const WAITING_STDIN_LIMIT = 5 * 1024 * 1024;
 const DEFAULT_WINDOW = { rows: 24, cols: 80 };
+/**
+ * §10.11: output an observer's connection may have waiting before it is cut, beyond what a
+ * replay of the retained output (up to a window per stream) puts there at once. The chunks
+ * are the very buffers the writer's connection and the retention hold, so an observer costs
+ * little more than the kernel's socket buffer until it falls this far behind.
+ */
+export const OBSERVER_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/** Frames an observer sends that would reach the command: dropped, and the observer told once (§10.11). */
+function reachesCommand(message: ClientMessage): boolean {
+  const type = message.type;
+  return type === FrameType.Stdin || type === FrameType.StdinClose || type === FrameType.WindowSize || type === FrameType.Signal;
+}
 
 /**
  * Frames that keep their place behind Stdin (§10.5). Acknowledgements and Pings need not;
@@ -120,7 +135,10 @@ export class AgentSession implements CommandObserver, LinkedSession {
   #resolveDone!: () => void;
 
   #phase: Phase = 'starting';
+  /** The writer's connection: the one whose input reaches the command (§10.11). */
   #link: SessionLink | null;
+  /** Connections that observe: output only, never retained for them nor waited for. */
+  readonly #observers = new Set<SessionLink>();
   /** The session's last frame (Exit or Error), kept for a client that resumes after it. */
   #final: { type: typeof FrameType.Exit | typeof FrameType.Error; frame: Uint8Array; exitCode?: number } | null = null;
   /**
@@ -194,6 +212,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
     };
     if (this.#final?.exitCode !== undefined) s.exitCode = this.#final.exitCode;
     if (this.#detachedAt !== null) s.detachedAt = this.#detachedAt;
+    s.observers = this.#observers.size;
     return s;
   }
 
@@ -211,14 +230,22 @@ export class AgentSession implements CommandObserver, LinkedSession {
   // ---- resuming (§10.6) ----
 
   /**
-   * Why `resume` cannot attach to this session, or null: the owner must match and the
-   * client cannot claim more output than was written.
+   * Why `resume` cannot attach to this session, or null: the owner must match (an observer
+   * granted any owner excepted, §10.11), a writer that does not take over finds no writer
+   * attached, and the client cannot claim more output than was written.
    */
   refusal(resume: ResumeRequest, owner: string): { code: ErrorCodeName; message: string } | null {
-    if (owner !== this.owner) {
-      return { code: 'SESSION_FORBIDDEN', message: `session ${this.idHex} belongs to another owner; only the subject that started it may resume it` };
+    const attach = resume.attach;
+    if (owner !== this.owner && !(attach?.mode === 'observe' && attach.anyOwner)) {
+      return {
+        code: 'SESSION_FORBIDDEN',
+        message: `session ${this.idHex} belongs to another owner; only the subject that started it may ${attach?.mode === 'observe' ? 'observe it (or one whose token may observe the instance)' : 'resume it'}`,
+      };
     }
-    if (!this.#retention!.covers(resume.stdoutBytes, resume.stderrBytes)) {
+    if (attach?.mode === 'write' && this.#link !== null) {
+      return { code: 'SESSION_BUSY', message: `session ${this.idHex} has a writer attached; attach read-only to watch it, or take it over (--take-over)` };
+    }
+    if (resume.stdoutBytes > this.#stdoutBytes || resume.stderrBytes > this.#stderrBytes) {
       return {
         code: 'INVALID_REQUEST',
         message: `the resume claims ${resume.stdoutBytes} stdout and ${resume.stderrBytes} stderr bytes, but the session has written only ${this.#stdoutBytes} and ${this.#stderrBytes}`,
@@ -228,21 +255,16 @@ export class AgentSession implements CommandObserver, LinkedSession {
   }
 
   /**
-   * Attaches `link` in place of the connection attached now, if any (which is told
-   * SESSION_TAKEN_OVER): Resumed, the output from the client's offsets, then live output,
-   * or the last frame if the session has ended. `refusal` was checked first.
+   * What a client at the resume's offsets is sent again: the retained output from there, or,
+   * for an observer that watches live (or a session that retains nothing), nothing, its
+   * offsets moved to the current point as if that output were lost.
    */
-  resume(link: SessionLink, resume: ResumeRequest): void {
-    const old = this.#link;
-    this.#link = link;
-    link.bind(this);
-    old?.takenOver();
-    this.#dropWaiting();
-    this.#clearLingerTimer();
-    this.#detachedAt = null;
-    const replay = this.#retention!.replayFrom(resume.stdoutBytes, resume.stderrBytes);
-    this.#log.info({ stdoutLost: replay.stdoutLost || undefined, stderrLost: replay.stderrLost || undefined, replayed: replay.chunks.length, takenOver: old !== null || undefined }, 'resumed');
-    this.#stdinAcked = this.#stdinTaken;
+  #replayFor(resume: ResumeRequest): Replay {
+    if (this.#retention !== null && !resume.attach?.live) return this.#retention.replayFrom(resume.stdoutBytes, resume.stderrBytes);
+    return { stdoutLost: this.#stdoutBytes - resume.stdoutBytes, stderrLost: this.#stderrBytes - resume.stderrBytes, chunks: [] };
+  }
+
+  #resumed(link: SessionLink, replay: Replay): void {
     link.send(
       FrameType.Resumed,
       encodeResumed({
@@ -253,13 +275,53 @@ export class AgentSession implements CommandObserver, LinkedSession {
         stdoutLost: replay.stdoutLost,
         stderrLost: replay.stderrLost,
         lingerSeconds: this.lingerSeconds,
-        windowBytes: this.#retention!.windowBytes,
+        windowBytes: this.#retention?.windowBytes ?? 0,
         stdinClosed: this.#stdinClosed,
         exited: this.#final !== null,
         tty: this.#request.tty,
+        observer: link.observer,
       }),
     );
     for (const { stream, data } of replay.chunks) link.sendData(stream, data);
+  }
+
+  /**
+   * §10.11: `link` observes from now on: the output from its offsets (or live), then live
+   * output, never waited for; or, if the session has ended, its last frame.
+   */
+  observe(link: SessionLink, resume: ResumeRequest): void {
+    link.observer = true;
+    link.bind(this);
+    const replay = this.#replayFor(resume);
+    this.#log.info({ live: resume.attach?.live || undefined, observers: this.#observers.size + 1 }, 'observer attached');
+    this.#resumed(link, replay);
+    if (this.#final !== null) {
+      link.end(this.#final.type, this.#final.frame);
+      return;
+    }
+    this.#observers.add(link);
+    this.#checkObserver(link);
+  }
+
+  /**
+   * Attaches `link` as the writer in place of the connection attached now, if any: a resume
+   * (no attach mode) closes it with SESSION_TAKEN_OVER, a take-over makes it an observer and
+   * tells it so (§10.11). Then Resumed, the output from the client's offsets, then live
+   * output, or the last frame if the session has ended. `refusal` was checked first.
+   */
+  resume(link: SessionLink, resume: ResumeRequest): void {
+    const old = this.#link;
+    this.#link = link;
+    link.bind(this);
+    if (old !== null && resume.attach?.mode === 'take-over') this.#demote(old);
+    else old?.takenOver();
+    this.#dropWaiting();
+    this.#clearLingerTimer();
+    this.#detachedAt = null;
+    const replay = this.#replayFor(resume);
+    this.#log.info({ stdoutLost: replay.stdoutLost || undefined, stderrLost: replay.stderrLost || undefined, replayed: replay.chunks.length, takenOver: old !== null || undefined }, 'resumed');
+    this.#stdinAcked = this.#stdinTaken;
+    this.#resumed(link, replay);
     if (this.#final !== null) {
       // The end again, kept once more in case this connection breaks too.
       this.#link = null;
@@ -271,9 +333,35 @@ export class AgentSession implements CommandObserver, LinkedSession {
     if (this.#waitingStdin >= WAITING_STDIN_LIMIT) link.pauseReading();
   }
 
+  /** The writer taken over becomes an observer, and hears it (§10.11). */
+  #demote(link: SessionLink): void {
+    link.observer = true;
+    this.#observers.add(link);
+    // It may have been held back behind the command's input: read on, to drop what it sends.
+    link.resumeReading();
+    link.send(FrameType.Notice, encodeNotice('observing', 'another connection took this session over as its writer: this one observes from now on (its input is dropped)'));
+    this.#checkObserver(link);
+  }
+
+  /** §10.11: an observer whose connection holds too much unsent output is cut; the session never waits for it. */
+  #checkObserver(link: SessionLink): void {
+    const limit = OBSERVER_BACKLOG_BYTES + 2 * ((this.#retention?.windowBytes ?? 0) + MAX_DATA_CHUNK);
+    if (link.backlog <= limit) return;
+    this.#observers.delete(link);
+    this.#log.info({ backlog: link.backlog }, 'observer too slow: cut');
+    link.cut(`this observer fell more than ${limit} bytes behind the session's output and was cut (the session goes on); attach again to watch from the current point`);
+  }
+
+  /** Ends every observer with the session's last frame. */
+  #endObservers(type: typeof FrameType.Exit | typeof FrameType.Error, frame: Uint8Array): void {
+    for (const link of this.#observers) link.end(type, frame);
+    this.#observers.clear();
+  }
+
   // ---- from the connection (LinkedSession) ----
 
   clientMessage(message: ClientMessage, link: SessionLink): void {
+    if (this.#observers.has(link)) return this.#observerMessage(message, link);
     if (link !== this.#link) return;
     const waits = this.#phase === 'starting' || this.#stdinBlocked || this.#waiting.length > 0;
     if (!waits || (this.#phase === 'running' && !waitsItsTurn(message))) {
@@ -283,6 +371,16 @@ export class AgentSession implements CommandObserver, LinkedSession {
     this.#waiting.push(message);
     if (message.type === FrameType.Stdin) this.#waitingStdin += message.data.length;
     if (this.#waitingStdin >= WAITING_STDIN_LIMIT) link.pauseReading();
+  }
+
+  /** §10.11: an observer's frame. Nothing it sends reaches the command; its Error ends only its own connection. */
+  #observerMessage(message: ClientMessage, link: SessionLink): void {
+    if (reachesCommand(message)) link.tellReadOnly();
+    else if (message.type === FrameType.Ping) link.send(FrameType.Pong, encodePong(message.token));
+    else if (message.type === FrameType.Error) {
+      this.#observers.delete(link);
+      link.drop();
+    }
   }
 
   /** Handles waiting frames in order until the command's input backs up again. */
@@ -311,6 +409,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
   }
 
   linkLost(link: SessionLink, reason: string): void {
+    if (this.#observers.delete(link)) return;
     if (link !== this.#link) return;
     this.#link = null;
     this.#dropWaiting();
@@ -320,6 +419,11 @@ export class AgentSession implements CommandObserver, LinkedSession {
   }
 
   linkFailed(link: SessionLink, code: ErrorCodeName, message: string): void {
+    if (this.#observers.delete(link)) {
+      // An observer's protocol error ends its own connection, never the session.
+      link.end(FrameType.Error, encodeError(code, message));
+      return;
+    }
     if (link !== this.#link) return;
     this.#fail(code, message);
     this.#forget();
@@ -492,6 +596,10 @@ export class AgentSession implements CommandObserver, LinkedSession {
     if (stream === FrameType.Stdout) this.#stdoutBytes += chunk.length;
     else this.#stderrBytes += chunk.length;
     this.#retention?.add(stream, chunk);
+    for (const observer of this.#observers) {
+      observer.sendData(stream, chunk);
+      this.#checkObserver(observer);
+    }
     const link = this.#link;
     if (link !== null && !link.sendData(stream, chunk)) this.#pause();
     else if (this.#retention?.full && this.overflow === 'pause') this.#pause();
@@ -620,6 +728,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
     const link = this.#link;
     this.#link = null;
     link?.end(type, frame);
+    this.#endObservers(type, frame);
     if (this.lingers && this.#registered) {
       // Kept for the linger (§10.6): a connection cut as the end went out loses nothing. A
       // detached session's linger already runs.
@@ -634,6 +743,7 @@ export class AgentSession implements CommandObserver, LinkedSession {
   /** §9.9: the command is hung up (the client left, ended the session, or the linger passed); the session is forgotten. */
   #hangUp(reason: string): void {
     this.#clearLingerTimer();
+    this.#endObservers(FrameType.Error, encodeError('SESSION_NOT_FOUND', `the session ended without an exit status (${reason}): the command was hung up`));
     if (this.#phase !== 'ended') {
       this.#log.info({ reason }, 'hanging up the command');
       this.#phase = 'ended';

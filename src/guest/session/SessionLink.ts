@@ -6,11 +6,15 @@ import {
   type RawFrame,
   type SessionStart,
   encodeError,
+  encodeNotice,
   parseFrame,
 } from '../../wire/index.js';
 import type { AgentConnection } from './AgentConnection.js';
 import type { ConnectionOperation } from './firstFrame.js';
 import { FrameWriter, type OutputStream } from './FrameWriter.js';
+
+/** A cut observer that does not read its last frames is closed this much later. */
+const OBSERVER_CUT_GRACE_MS = 5_000;
 
 /** What a link reports to the session it carries. */
 export interface LinkedSession {
@@ -34,7 +38,10 @@ export class SessionLink implements ConnectionOperation {
   readonly connection: AgentConnection;
   readonly state = new ExecSessionState();
   readonly writer: FrameWriter;
+  /** §10.11: the connection observes the session: output only, its input goes nowhere. */
+  observer = false;
   #session: LinkedSession | null = null;
+  #toldReadOnly = false;
 
   constructor(connection: AgentConnection, start: SessionStart) {
     this.connection = connection;
@@ -95,6 +102,27 @@ export class SessionLink implements ConnectionOperation {
   /** A resume took the session to another connection (§10.6): this one hears why and closes. */
   takenOver(): void {
     this.end(FrameType.Error, encodeError('SESSION_TAKEN_OVER', 'another connection resumed this session; this one is closed (the command runs on)'));
+  }
+
+  /** §10.11: the Notice that this observer's input was dropped, once per connection. */
+  tellReadOnly(): void {
+    if (this.#toldReadOnly) return;
+    this.#toldReadOnly = true;
+    this.send(FrameType.Notice, encodeNotice('read-only', 'this connection observes the session: its input, resizes and signals are dropped'));
+  }
+
+  /** Output waiting in this connection's socket, not yet taken by the kernel. */
+  get backlog(): number {
+    return this.connection.socket.writableLength;
+  }
+
+  /**
+   * An observer that fell too far behind (§10.11): OBSERVER_TOO_SLOW after what it has, and
+   * closed a little later whether or not it reads that far.
+   */
+  cut(message: string): void {
+    this.end(FrameType.Error, encodeError('OBSERVER_TOO_SLOW', message));
+    setTimeout(() => this.connection.destroy(), OBSERVER_CUT_GRACE_MS).unref();
   }
 
   /** The session is gone from under this link (hung up on purpose): close without a word. */

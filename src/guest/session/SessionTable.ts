@@ -53,7 +53,8 @@ export class SessionTable implements SessionEvents {
     if (session === undefined) {
       return { code: 'SESSION_NOT_FOUND', message: `no session ${id}: it never existed, or it ended and its linger passed` };
     }
-    if (!session.lingers) {
+    // An observer watches a session whatever its linger (§10.11); only a writer resumes.
+    if (!session.lingers && resume.attach?.mode !== 'observe') {
       return { code: 'SESSION_NOT_FOUND', message: `session ${id} does not linger (it was started with linger 0 or in version 1), so it cannot be resumed` };
     }
     return session.refusal(resume, owner) ?? session;

@@ -50,6 +50,12 @@ export interface AttachCliOptions extends ApiOptions {
   /** Forward local stdin (otherwise the session's stdin is left as it is). */
   stdin: boolean;
   keepAliveSeconds: number;
+  /** --read-only: observe (spec §10.11): output only, local keys go nowhere. */
+  readOnly: boolean;
+  /** --replay, with --read-only: from what the agent still holds, not the current point. */
+  replay: boolean;
+  /** --take-over: become the writer; the writer attached now becomes an observer. */
+  takeOver: boolean;
 }
 
 const DEFAULT_KEEPALIVE_SECONDS = 30;
@@ -74,6 +80,8 @@ const EXAMPLES: Array<[string, string]> = [
   ['$0 --detach web-1 make test', 'start a command, print its session id, leave it running (for --linger seconds unless attached)'],
   [`$0 ${PS_COMMAND} web-1`, 'your sessions on web-1: id, command, start, state (attached, detached, exited)'],
   [`$0 ${ATTACH_COMMAND} web-1 SESSION`, 'go on with a session: its output from what the agent still holds, your stdin to it'],
+  [`$0 ${ATTACH_COMMAND} --read-only web-1 SESSION`, 'watch a session as it runs (yours, or anyone\'s with a token that may observe web-1); keys go nowhere'],
+  [`$0 ${ATTACH_COMMAND} --take-over web-1 SESSION`, 'become the session\'s writer; the client typing now is left watching'],
   ['$0 cp ./site web-1:/srv', 'copy a directory into an instance (cp --help: from it, tar streams, -a, -L)'],
 ];
 
@@ -99,6 +107,15 @@ with one (a terminal's size is sent again); ${PS_COMMAND} lists yours. A session
 within its linger is hung up. While detached, a command whose output is not read waits when
 the agent holds 4 MiB of it (--overflow drop: it runs on and the oldest output is dropped).
 
+Writer and observers: a session has one writer, whose keys, resizes and signals reach the
+command and whose terminal size it has. ${ATTACH_COMMAND} attaches as the writer, and is refused
+(SESSION_BUSY) while another writer is attached; --take-over takes it, and the writer before
+is left watching (and told). ${ATTACH_COMMAND} --read-only watches: the output from now on (--replay:
+from what the agent still holds), any number of watchers at once; your keys go nowhere (you
+are told once), Ctrl-C leaves. A watcher that cannot keep up is cut (OBSERVER_TOO_SLOW); the
+command and its writer never wait for one. Your own sessions may always be watched; others'
+need a token whose "observe" claim names the instance (hypeman-exec-server token mints one).
+
 TTY: by default a terminal is used when both stdin and stdout are terminals; -t forces
 one, --no-tty (-T) forbids it. With stdin not a terminal, -t alone gives the command a
 terminal fed from stdin (ended with ^D at local EOF), while -it warns and runs without one.
@@ -114,7 +131,9 @@ ${TOKEN_SOURCES}).`;
 /** Options that only make sense for running a command (not for ls), as yargs keys. */
 const EXEC_ONLY = ['stdin', 'tty', 'T', 'env', 'workdir', 'user', 'timeout', 'waitForAgent', 'keepalive', 'linger', 'overflow', 'detach'] as const;
 /** What attach takes besides --api-url and --token. */
-const ATTACH_KEYS: ReadonlySet<string> = new Set(['stdin', 'keepalive']);
+const ATTACH_KEYS: ReadonlySet<string> = new Set(['stdin', 'keepalive', 'readOnly', 'takeOver', 'replay']);
+/** Options of attach alone, as yargs keys. */
+const ATTACH_ONLY = ['readOnly', 'takeOver', 'replay'] as const;
 /** Options that take a value, as typed: a subcommand's options may follow its words. */
 const VALUE_OPTIONS = new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', '--timeout', '--wait-for-agent', '--keepalive', '--linger', '--overflow', '--api-url', '--token']);
 
@@ -159,7 +178,7 @@ function parser(version: string): Argv {
     yargs()
       .scriptName('hypeman-exec')
       .usage(
-        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 ${PS_COMMAND} <instance> [--json]\n   or: $0 ${ATTACH_COMMAND} [--no-stdin] <instance> <session>\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
+        `Usage: $0 [options] <instance> [--] [command...]\n   or: $0 ${LIST_COMMAND} [--json]\n   or: $0 ${PS_COMMAND} <instance> [--json]\n   or: $0 ${ATTACH_COMMAND} [--read-only [--replay] | --take-over] [--no-stdin] <instance> <session>\n   or: $0 cp [-a] [-L] [-q] SRC DST\n\n` +
           `Run a command inside a microVM instance, like docker exec or kubectl exec; ${LIST_COMMAND} lists the\ninstances your token may use, ${PS_COMMAND} your sessions on one, ${ATTACH_COMMAND} goes on with one;\ncp copies files to or from an instance (hypeman-exec cp --help).`,
       )
       // The command's own arguments stay strings as typed (`echo 007` prints 007).
@@ -179,6 +198,9 @@ function parser(version: string): Argv {
       .option('overflow', { choices: ['pause', 'drop'], requiresArg: true, description: 'while nobody is attached and 4 MiB of output waits: pause the command (default) or drop its oldest output' })
       .option('detach', { alias: 'd', type: 'boolean', description: `start the session, print its id and leave it running (for --linger seconds unless attached: hypeman-exec ${ATTACH_COMMAND})` })
       .option('json', { type: 'boolean', description: `${LIST_COMMAND} and ${PS_COMMAND}: print JSON, for scripts` })
+      .option('read-only', { alias: 'r', type: 'boolean', description: `${ATTACH_COMMAND}: watch the session (output from now on); your keys go nowhere` })
+      .option('replay', { type: 'boolean', description: `${ATTACH_COMMAND} --read-only: start from the output the agent still holds, not from now` })
+      .option('take-over', { type: 'boolean', description: `${ATTACH_COMMAND}: become the session's writer even if another is attached (it is left watching)` })
       // Defaults from the environment are applied after parsing, so --help never prints a token.
       .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
       .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
@@ -235,8 +257,11 @@ export async function parseCliOptions(
   // `hypeman-exec cp …` has options and arguments of its own (cp/CpOptions.ts).
   if (target === CP_COMMAND && !explicit) return parseCpOptions(rest, args, env, version);
   // Options after the instance (or after ls), up to the command: parsed again as if they
-  // had come before it. The command is from its first word on, or after a --.
-  if (!explicit && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {
+  // had come before it. The command is from its first word on, or after a --. ps and attach
+  // take their options among their words themselves (subcommand): merged here, the options
+  // right after the word were lost (attach --no-stdin web-1 ID forwarded stdin).
+  const ownOptions = !explicit && (target === PS_COMMAND || target === ATTACH_COMMAND);
+  if (!explicit && !ownOptions && target !== undefined && rest.length > 0 && /^-./.test(rest[0]) && rest[0] !== '--') {
     const after = await parse(rest, version).catch((err: Error) => {
       if (!/^Unknown argument/.test(err.message)) throw err;
       throw new UsageError(
@@ -262,7 +287,7 @@ export async function parseCliOptions(
 
   if (target === LIST_COMMAND && !explicit) {
     if (rest.length > 0) throw new UsageError(`${LIST_COMMAND} takes no arguments, got ${JSON.stringify(rest.join(' '))}`);
-    const execOnly = EXEC_ONLY.find((key) => args[key] !== undefined);
+    const execOnly = [...EXEC_ONLY, ...ATTACH_ONLY].find((key) => args[key] !== undefined);
     if (execOnly) throw new UsageError(`${LIST_COMMAND} takes only --json, --api-url and --token; ${optionName(execOnly)} is for running a command`);
     return { list: true, json: args.json === true, apiUrl, token };
   }
@@ -270,6 +295,8 @@ export async function parseCliOptions(
     return subcommand(target, argv.slice(0, argv.length - words.length), rest, version, env);
   }
   if (args.json !== undefined) throw new UsageError(`--json goes with ${LIST_COMMAND}: hypeman-exec ${LIST_COMMAND} --json`);
+  const attachOnly = ATTACH_ONLY.find((key) => args[key] !== undefined);
+  if (attachOnly) throw new UsageError(`${optionName(attachOnly)} goes with ${ATTACH_COMMAND}: hypeman-exec ${ATTACH_COMMAND} ${optionName(attachOnly)} <instance> <session>`);
   if (target === undefined) throw new UsageError(`which instance? Usage: hypeman-exec [options] <instance> [--] [command...]; hypeman-exec ${LIST_COMMAND} lists them`);
 
   let tty = (args.tty as boolean | undefined) ?? (terminals.stdinIsTTY && terminals.stdoutIsTTY);
@@ -343,8 +370,8 @@ async function subcommand(
   if (!/^(https?|wss?):\/\//.test(apiUrl)) throw new UsageError(`--api-url must start with http:// or https://, got ${JSON.stringify(apiUrl)}`);
   const token = String(args.token ?? env.HYPEMAN_TOKEN ?? '');
   const allowed = name === PS_COMMAND ? new Set(['json']) : ATTACH_KEYS;
-  const stray = [...EXEC_ONLY, 'json' as const].find((key) => args[key] !== undefined && !allowed.has(key));
-  if (stray) throw new UsageError(`${name} takes ${name === PS_COMMAND ? '--json' : '--no-stdin, --keepalive'}, --api-url and --token, not ${optionName(stray)}`);
+  const stray = [...EXEC_ONLY, ...ATTACH_ONLY, 'json' as const].find((key) => args[key] !== undefined && !allowed.has(key));
+  if (stray) throw new UsageError(`${name} takes ${name === PS_COMMAND ? '--json' : '--read-only, --replay, --take-over, --no-stdin, --keepalive'}, --api-url and --token, not ${optionName(stray)}`);
   if (name === PS_COMMAND) {
     if (positionals.length !== 1) throw new UsageError(`usage: hypeman-exec ${PS_COMMAND} <instance> [--json]`);
     return { ps: true, instance: positionals[0], json: args.json === true, apiUrl, token };
@@ -352,12 +379,19 @@ async function subcommand(
   if (positionals.length !== 2) throw new UsageError(`usage: hypeman-exec ${ATTACH_COMMAND} <instance> <session> (the session id comes from --detach or hypeman-exec ${PS_COMMAND} <instance>)`);
   const [instance, sessionId] = positionals;
   if (!/^[0-9a-f]{32}$/i.test(sessionId)) throw new UsageError(`${JSON.stringify(sessionId)} is not a session id (32 hex digits, as hypeman-exec ${PS_COMMAND} ${instance} shows them)`);
+  const readOnly = args.readOnly === true;
+  const takeOver = args.takeOver === true;
+  if (readOnly && takeOver) throw new UsageError('--read-only watches and --take-over writes: give one of them');
+  if (args.replay === true && !readOnly) throw new UsageError('--replay goes with --read-only (a writer always goes on from what the agent still holds)');
   return {
     attach: true,
     instance,
     sessionId: sessionId.toLowerCase(),
     stdin: (args.stdin as boolean | undefined) ?? true,
     keepAliveSeconds: seconds('--keepalive', args.keepalive, DEFAULT_KEEPALIVE_SECONDS),
+    readOnly,
+    replay: args.replay === true,
+    takeOver,
     apiUrl,
     token,
   };
@@ -370,6 +404,6 @@ function usageMessage(message: string): string {
   return `${missing[1].length === 1 ? '-' : '--'}${missing[1]} needs a value`;
 }
 
-function optionName(key: (typeof EXEC_ONLY)[number] | 'json'): string {
+function optionName(key: (typeof EXEC_ONLY)[number] | (typeof ATTACH_ONLY)[number] | 'json'): string {
   return key === 'T' ? '-T' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }

@@ -1,6 +1,6 @@
 import { finished } from 'node:stream/promises';
 import { attachThroughApi, execThroughApi } from '../client/execThroughApi.js';
-import type { ExecSession, ReconnectingEvent, ResumedEvent } from '../client/ExecSession.js';
+import type { ExecSession, NoticeEvent, ReconnectingEvent, ResumedEvent } from '../client/ExecSession.js';
 import type { AttachCliOptions, CliOptions, LocalStreams } from './CliOptions.js';
 import { describeFailure } from './describeFailure.js';
 import { CliExit } from './CliExit.js';
@@ -44,6 +44,8 @@ class CliRun {
   #interrupted = false;
   /** A signal forwarded that ends the session unless the command ends first. */
   #hangUpTimer: NodeJS.Timeout | undefined;
+  /** This client observes the session (attach --read-only, or taken over): keys stay here, Ctrl-C leaves. */
+  #watching = false;
   readonly #handlers: Array<[NodeJS.Signals, () => void]>;
   readonly #onResize = () => this.#session?.resize(this.#window()!);
 
@@ -89,7 +91,15 @@ class CliRun {
   #open(): Promise<ExecSession> {
     const o = this.#options;
     const target = { apiUrl: o.apiUrl, instance: o.instance, token: o.token || undefined };
-    if ('attach' in o) return attachThroughApi(target, o.sessionId, { keepAliveMs: o.keepAliveSeconds * 1000, signal: this.#connecting.signal });
+    if ('attach' in o) {
+      return attachThroughApi(target, o.sessionId, {
+        keepAliveMs: o.keepAliveSeconds * 1000,
+        signal: this.#connecting.signal,
+        readOnly: o.readOnly,
+        replay: o.replay,
+        takeOver: o.takeOver,
+      });
+    }
     return execThroughApi(target, {
       argv: o.command,
       env: o.env,
@@ -119,9 +129,13 @@ class CliRun {
     return 0;
   }
 
-  /** An attached session: its terminal takes this one's size; output it no longer holds is mentioned. */
+  /** An attached session: its terminal takes this one's size (a writer's); output it no longer holds is mentioned. */
   async #attached(session: ExecSession, tty: boolean): Promise<void> {
-    const { stdoutLost, stderrLost } = await session.started;
+    const { stdoutLost, stderrLost, observer } = await session.started;
+    if (observer) {
+      this.#say(`watching session ${session.id} read-only: your keys go nowhere; Ctrl-C leaves (the session goes on)`);
+      return;
+    }
     const window = this.#window();
     if (tty && window) session.resize(window);
     if (stdoutLost + stderrLost > 0) this.#say(`the agent no longer holds the first ${stdoutLost + stderrLost} bytes of this session's output (acknowledged by the client attached before, or dropped): it goes on from there`);
@@ -145,8 +159,23 @@ class CliRun {
       said = false;
       if (lost > 0) this.#say(`${lost} bytes of output were dropped while disconnected (--overflow drop)`);
     });
+    session.on('notice', (e: NoticeEvent) => {
+      if (e.kind === 'observing') this.#startWatching(session, e.message);
+      else if (!this.#watching) this.#say(e.message);
+    });
     session.once('downgraded', () => this.#say(`the agent of ${this.#options.instance} speaks protocol version 1 only: this session cannot survive a dropped connection`));
     void session.exit.finally(() => clearTimeout(notice)).catch(() => undefined);
+  }
+
+  /** Taken over (§10.11): this terminal is given back, keys stay here, and Ctrl-C leaves. */
+  #startWatching(session: ExecSession, why: string): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    this.#guard.restore();
+    this.#local.stdin.unpipe(session.stdin);
+    this.#local.stdin.pause();
+    this.#local.stdout.removeListener('resize', this.#onResize);
+    this.#say(`${why}; Ctrl-C leaves`);
   }
 
   #say(text: string): void {
@@ -175,6 +204,11 @@ class CliRun {
     session.stdout.pipe(stdout, { end: false });
     session.stderr.pipe(stderr, { end: false });
 
+    if ('attach' in this.#options && this.#options.readOnly) {
+      // Watching: the terminal stays as it is, so Ctrl-C is a signal here and leaves.
+      this.#watching = true;
+      return;
+    }
     if (tty) {
       this.#guard.enterRawMode();
       stdout.on('resize', this.#onResize);
@@ -199,8 +233,13 @@ class CliRun {
     return out.isTTY && out.rows > 0 && out.columns > 0 ? { rows: out.rows, cols: out.columns } : undefined;
   }
 
-  /** Ctrl-C: forwarded; a second one (at any time) also ends the CLI, as SIGTERM does. */
+  /** Ctrl-C: forwarded; a second one (at any time) also ends the CLI, as SIGTERM does. A watcher leaves. */
   #interrupt(): void {
+    if (this.#watching && this.#session) {
+      this.#giveUpStatus ??= 0;
+      this.#session.close();
+      return;
+    }
     if (!this.#interrupted && this.#session) {
       this.#interrupted = true;
       this.#session.signal('SIGINT');

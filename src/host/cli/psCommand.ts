@@ -23,12 +23,13 @@ function command(s: SessionSummary): string {
   return text.length > COMMAND_WIDTH ? `${text.slice(0, COMMAND_WIDTH - 1)}…` : text;
 }
 
-/** attached; detached (hung up in Ns unless attached); exited N (kept Ns). */
+/** attached; detached (hung up in Ns unless attached); exited N (kept Ns); and how many watch (spec §10.11). */
 function state(s: SessionSummary, now: number): string {
   const left = s.detachedAt === undefined ? undefined : Math.max(0, Math.ceil(s.lingerSeconds - (now - s.detachedAt) / 1000));
   if (s.state === 'exited') return `exited ${s.exitCode ?? '?'}${left === undefined ? '' : ` (kept ${left}s)`}`;
-  if (s.state === 'detached') return `detached (ends in ${left}s unless attached)`;
-  return 'attached';
+  const watching = s.observers ? `, ${s.observers} watching` : '';
+  if (s.state === 'detached') return `detached (ends in ${left}s unless attached)${watching}`;
+  return `attached${watching}`;
 }
 
 function ago(ms: number): string {

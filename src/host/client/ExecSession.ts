@@ -72,6 +72,15 @@ export interface StartedInfo {
   /** An attached session: output from the offsets asked for that the agent no longer held (acknowledged by an earlier client, or dropped). */
   stdoutLost: number;
   stderrLost: number;
+  /** This client observes the session (spec §10.11): output only; what it sends is dropped. */
+  observer: boolean;
+}
+
+/** Emitted for a Notice (spec §10.11): a line for the user; the session goes on. */
+export interface NoticeEvent {
+  /** `read-only`: this client observes, its input was dropped; `observing`: another client took the session over as its writer. */
+  kind: string;
+  message: string;
 }
 
 /** Emitted before each attempt to resume a session whose connection was lost. */
@@ -116,6 +125,12 @@ const STDIN_KEPT_LIMIT = INITIAL_STDIN_CREDIT;
 const ACK_DELAY_MS = 50;
 /** Signals and other control frames given while reconnecting wait, up to this many. */
 const MAX_WAITING_CONTROL = 64;
+/**
+ * A writer's attach refused SESSION_BUSY is tried again this many times, after 100, 200 and
+ * 400 ms: the writer attached may be one that has just left (detached) and whose connection
+ * the agent has not seen close yet.
+ */
+const BUSY_RETRIES = 3;
 
 /**
  * The client side of one exec session (spec §3.2) over any FrameTransport.
@@ -163,6 +178,7 @@ export class ExecSession extends EventEmitter {
   #window: WindowDimensions | undefined;
   #tty: boolean;
   #startedInfo: Omit<StartedInfo, 'lingerSeconds'> | null = null;
+  #busyRetries = 0;
   #ackTimer: NodeJS.Timeout | null = null;
   #stdinClosed = false;
   readonly #paused = new Set<Readable>();
@@ -283,7 +299,7 @@ export class ExecSession extends EventEmitter {
    * CONNECTION_LOST. After the exit it does nothing. Output not yet pushed to
    * `stdout`/`stderr` is discarded: the transport reads on to the peer's end (the server's
    * Close, the agent's EOF) even while nobody reads the streams; held back, it would never
-   * see that end (issue 22).
+   * see that end (issue 22). An observer's close (spec §10.11) leaves the session running.
    */
   close(): void {
     if (this.#ended) return;
@@ -423,7 +439,8 @@ export class ExecSession extends EventEmitter {
     }
     if (steps.closeStdin) this.#sendStdinClose();
     else if (m.stdinClosed) this.#state.clientFrame(FrameType.StdinClose);
-    if (this.#tty && this.#window) this.#sendControl(FrameType.WindowSize, () => encodeWindowSize(this.#window!));
+    // The terminal's size follows its writer (§10.11): an observer's would be dropped.
+    if (this.#tty && this.#window && !m.observer) this.#sendControl(FrameType.WindowSize, () => encodeWindowSize(this.#window!));
     const waiting = this.#waitingControl;
     this.#waitingControl = [];
     for (const [type, frame] of waiting) if (this.#state.clientFrame(type)) this.#transport.send(frame);
@@ -432,8 +449,21 @@ export class ExecSession extends EventEmitter {
     if (this.#resumeWait) this.#resumeWait.resolve();
     else {
       // Attaching (attachSession): this is the session's start for us.
-      this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: m.tty, stdoutLost: m.stdoutLost, stderrLost: m.stderrLost };
+      this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: m.tty, stdoutLost: m.stdoutLost, stderrLost: m.stderrLost, observer: m.observer };
       this.#resolveStarted({ ...this.#startedInfo, lingerSeconds: m.lingerSeconds });
+    }
+  }
+
+  /** A writer's attach refused SESSION_BUSY: the same attach on a new connection, a little later. */
+  async #attachAgain(): Promise<void> {
+    this.#retire(this.#transport);
+    await sleep(100 * 2 ** this.#busyRetries++, undefined, { signal: this.#stopReconnecting.signal }).catch(() => undefined);
+    try {
+      const transport = await this.#reconnect!(this.#stopReconnecting.signal);
+      if (this.#ended) return transport.destroy();
+      this.#connect(transport, this.#execStart.bytes, { version: DURABLE_VERSION, resume: true });
+    } catch (err) {
+      this.#fail(err as Error);
     }
   }
 
@@ -624,7 +654,7 @@ export class ExecSession extends EventEmitter {
       const m = parseFrame(frame);
       switch (m.type) {
         case FrameType.Started:
-          this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: this.#tty, stdoutLost: 0, stderrLost: 0 };
+          this.#startedInfo = { pid: m.pid, version: m.version, sessionId: Buffer.from(m.sessionId).toString('hex'), tty: this.#tty, stdoutLost: 0, stderrLost: 0, observer: false };
           this.#durable?.started(m.sessionId);
           // Version 2: Linger follows at once and completes what started says.
           if (m.version < DURABLE_VERSION || this.#durable === null) this.#resolveStarted({ ...this.#startedInfo, lingerSeconds: 0 });
@@ -640,6 +670,10 @@ export class ExecSession extends EventEmitter {
           this.#durable?.stdinAcknowledged(m.bytes);
           this.#wake();
           return;
+        case FrameType.Notice:
+          if (m.kind === 'observing') this.#durable?.observing();
+          this.emit('notice', { kind: m.kind, message: m.message } satisfies NoticeEvent);
+          return;
         case FrameType.Exit: {
           const { type: _t, ...status } = m;
           if (status.stdoutBytes !== this.#stdoutBytes) this.#fail(new TruncatedOutputError('stdout', status.stdoutBytes, this.#stdoutBytes));
@@ -652,6 +686,10 @@ export class ExecSession extends EventEmitter {
           if (this.#resumeWait) return this.#resumeWait.reject(err);
           if (this.#canDowngrade(err)) {
             void this.#downgrade(err.supportedVersions!);
+            return;
+          }
+          if (err.code === 'SESSION_BUSY' && this.#startedInfo === null && this.#reconnect !== undefined && this.#busyRetries < BUSY_RETRIES) {
+            void this.#attachAgain();
             return;
           }
           this.#fail(err);

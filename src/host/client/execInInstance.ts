@@ -30,8 +30,10 @@ export async function execInInstance(target: ExecTarget, options: ExecOptions = 
 /**
  * Attaches to a session that lingers in the instance (spec §10.6), by its id: the session
  * goes on in the returned ExecSession from the output the agent still holds (all of it, or
- * from `stdoutBytes`/`stderrBytes`). Through the API server only the subject that started
- * it may attach.
+ * from `stdoutBytes`/`stderrBytes`), as its writer (`takeOver` to take it from another
+ * writer) or as an observer (`readOnly`, spec §10.11). Through the API server only the
+ * subject that started it may write to it; it, or a token whose `observe` claim covers the
+ * instance, may observe it.
  */
 export async function attachSession(target: ExecTarget, sessionId: string, options: AttachOptions = {}): Promise<ExecSession> {
   if ('apiUrl' in target) return attachThroughApi(target, sessionId, options);

@@ -47,18 +47,36 @@ export interface AttachOptions extends ExecSessionOptions {
   /** Output already received: the session goes on from here (default 0: all the agent still holds). */
   stdoutBytes?: number;
   stderrBytes?: number;
+  /**
+   * Observe (spec §10.11): output only, from the current point unless `replay`; what this
+   * client sends is dropped (it is told once, a 'notice' event). Through the API server, the
+   * owner's subject, or one whose token's `observe` claim covers the instance, may observe.
+   */
+  readOnly?: boolean;
+  /** With `readOnly`: start from the offsets (all the agent still holds), not the current point. */
+  replay?: boolean;
+  /**
+   * Take the session over as its writer: the writer attached now becomes an observer (told
+   * by a 'notice' event). Without it, attaching while another writer is attached is refused
+   * with SESSION_BUSY.
+   */
+  takeOver?: boolean;
 }
 
 /**
  * Attaches to a session that lingers (spec §10.6), by its id (hex, as `session.id` and the
  * session list give it): a new ExecSession that starts with Resumed, the output the agent
- * still holds from the given offsets, then live output; stdin writes go to the command.
- * Rejects (through `started` and `exit`) with SESSION_NOT_FOUND, SESSION_FORBIDDEN…
+ * still holds from the given offsets, then live output; stdin writes go to the command, as
+ * its writer (refused SESSION_BUSY while another writer is attached, unless `takeOver`), or
+ * nowhere (`readOnly`, spec §10.11). Rejects (through `started` and `exit`) with
+ * SESSION_NOT_FOUND, SESSION_FORBIDDEN, SESSION_BUSY…
  */
 export async function attachExecSession(sessionId: string, options: AttachOptions, connect: Connect): Promise<ExecSession> {
   if (!/^[0-9a-fA-F]{32}$/.test(sessionId)) throw new InvalidRequestError(`a session id is 32 hex digits, got ${JSON.stringify(sessionId)}`);
-  const { waitForAgentSeconds = 0, signal, keepAliveMs, stdoutBytes = 0, stderrBytes = 0 } = options;
-  const frame = ExecStartFrame.encode({ resume: { sessionId: Uint8Array.from(Buffer.from(sessionId, 'hex')), stdoutBytes, stderrBytes } });
+  const { waitForAgentSeconds = 0, signal, keepAliveMs, stdoutBytes = 0, stderrBytes = 0, readOnly = false, replay = false, takeOver = false } = options;
+  if (readOnly && takeOver) throw new InvalidRequestError('an attach is read-only or takes the session over, not both');
+  const attach = readOnly ? { mode: 'observe' as const, live: !replay, anyOwner: false } : { mode: takeOver ? ('take-over' as const) : ('write' as const), live: false, anyOwner: false };
+  const frame = ExecStartFrame.encode({ resume: { sessionId: Uint8Array.from(Buffer.from(sessionId, 'hex')), stdoutBytes, stderrBytes, attach } });
   return openSession(frame, { waitForAgentSeconds, signal, keepAliveMs }, connect);
 }
 

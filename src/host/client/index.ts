@@ -1,4 +1,4 @@
-export { ExecSession, signalNumber, type ExecSessionOptions, type ReconnectingEvent, type ResumedEvent, type SignalSpec, type StartedInfo } from './ExecSession.js';
+export { ExecSession, signalNumber, type ExecSessionOptions, type NoticeEvent, type ReconnectingEvent, type ResumedEvent, type SignalSpec, type StartedInfo } from './ExecSession.js';
 export { attachSession, execInInstance, type ExecTarget } from './execInInstance.js';
 export { getInstance, listApiSessions, listInstances, type ApiConnection, type ApiInstance } from './instances.js';
 export { listSessions } from './listSessions.js';

@@ -19,6 +19,7 @@ import type { DialectName, RelayClient } from './relay/ClientDialect.js';
 import { CopyRelay } from './relay/copy/CopyRelay.js';
 import { DEFAULT_RELAY_LIMITS, ExecRelay, type RelayLimits } from './relay/ExecRelay.js';
 import { CopyRecord } from './relay/copy/CopyRecord.js';
+import { mayObserveOthers } from './ObservePolicy.js';
 import { type PathInfo, type StatQuery, parseStatQuery, statInstancePath } from './statPath.js';
 import { listAgentSessions } from './AgentSessionList.js';
 import { parseQueryRequest, parseWaitForAgent, queryHasRequest } from './ExecRequestParams.js';
@@ -444,6 +445,7 @@ export class ApiServer {
       admit: () => this.#relays.admitRequest(relay),
       subject: data.principal.subject,
       instance: data.instance.id,
+      observesAnyOwner: mayObserveOthers(data.principal, data.instance),
       remoteAddress: data.remote,
       metrics: this.metrics,
       audit: this.#audit,

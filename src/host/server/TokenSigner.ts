@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { CodedError } from '../../wire/index.js';
+import { OBSERVE_CLAIM } from './ObservePolicy.js';
 import { MIN_SECRET_BYTES } from './TokenVerifier.js';
 
 /** What tokens are signed with: the server's HS256 secret, or the private half of its RS256/ES256 key. */
@@ -11,6 +12,8 @@ export interface TokenClaims {
   sub: string;
   /** Instance ids or names; absent: every instance. */
   instances?: string[];
+  /** Instances (ids, names, or "*") where the subject may observe others' sessions (ObservePolicy). */
+  observe?: string[];
   iss?: string;
   aud?: string;
   /** Seconds until `exp` (negative: expired already, for tests). */
@@ -69,7 +72,7 @@ export class TokenSigner {
 
   async sign(claims: TokenClaims): Promise<string> {
     if (claims.sub.trim() === '') throw new TokenSigningError('the subject (--sub) must not be empty: the server audits every session by it');
-    const jwt = new SignJWT(claims.instances ? { instances: claims.instances } : {})
+    const jwt = new SignJWT({ ...(claims.instances ? { instances: claims.instances } : {}), ...(claims.observe ? { [OBSERVE_CLAIM]: claims.observe } : {}) })
       .setProtectedHeader({ alg: this.#algorithm, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuedAt()
@@ -83,7 +86,7 @@ export class TokenSigner {
 /** Signs an HS256 token (development tokens and tests; a negative lifetime makes an expired one). */
 export function signDevelopmentToken(
   secret: string,
-  claims: { sub: string; instances?: string[]; iss?: string; aud?: string },
+  claims: { sub: string; instances?: string[]; observe?: string[]; iss?: string; aud?: string },
   ttlSeconds = 30 * 86400,
 ): Promise<string> {
   return TokenSigner.fromConfig({ kind: 'secret', secret }).sign({ ...claims, ttlSeconds });

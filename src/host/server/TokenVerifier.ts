@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { UnauthorizedError } from './errors.js';
+import { OBSERVE_CLAIM } from './ObservePolicy.js';
 
 /** Who is calling, from a verified token. */
 export interface Principal {
@@ -9,6 +10,8 @@ export interface Principal {
   subject: string;
   /** Instance ids or names the token is limited to; undefined means any instance. */
   instances?: string[];
+  /** The `observe` claim: instances (ids, names, or "*") where it may observe others' sessions (ObservePolicy). */
+  observe?: string[];
 }
 
 export type TokenKeyConfig =
@@ -93,13 +96,10 @@ export class TokenVerifier {
       throw new UnauthorizedError('the token has no "sub" claim; the server audits every session by subject');
     }
     const principal: Principal = { subject: payload.sub };
-    const instances = payload.instances;
-    if (instances !== undefined) {
-      if (!Array.isArray(instances) || !instances.every((i) => typeof i === 'string')) {
-        throw new UnauthorizedError('the token\'s "instances" claim must be an array of instance ids or names');
-      }
-      principal.instances = instances;
-    }
+    const instances = stringList(payload, 'instances', 'an array of instance ids or names');
+    if (instances !== undefined) principal.instances = instances;
+    const observe = stringList(payload, OBSERVE_CLAIM, 'an array of instance ids or names, or ["*"]');
+    if (observe !== undefined) principal.observe = observe;
     this.#remember(token, { principal, expiresAt: payload.exp! * 1000, notBefore: (payload.nbf ?? 0) * 1000 });
     return principal;
   }
@@ -125,6 +125,14 @@ export class TokenVerifier {
     if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, verified);
   }
+}
+
+/** A claim that must be an array of strings when present. */
+function stringList(payload: JWTPayload, claim: string, what: string): string[] | undefined {
+  const value = payload[claim];
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((i) => typeof i === 'string')) throw new UnauthorizedError(`the token's "${claim}" claim must be ${what}`);
+  return value;
 }
 
 /** Where tokens come from, for the messages that ask for a new one. */

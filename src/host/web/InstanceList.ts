@@ -1,6 +1,7 @@
 import { ApiFailure, type InstanceInfo, getJson } from './api.js';
 import { h } from './dom.js';
 import { instanceApiPath, terminalPath } from './routes.js';
+import { sessionPanel } from './SessionPanel.js';
 import { signInForm } from './SignInForm.js';
 import { forgetToken, savedToken } from './token.js';
 
@@ -46,4 +47,6 @@ export async function showInstanceList(main: HTMLElement, base: string): Promise
       h('p', { class: 'hint' }, 'A running instance opens a shell (/bin/sh) in a terminal.'),
     ),
   );
+  const sessions = await sessionPanel(base, instances, token);
+  if (sessions) main.append(sessions);
 }

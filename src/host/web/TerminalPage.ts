@@ -13,7 +13,7 @@ import { type SessionStats, TerminalSession } from './TerminalSession.js';
 import { forgetToken, savedToken } from './token.js';
 
 /** What the status line shows; `data-state` on #status carries it for styles and tests. */
-export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'exited' | 'failed' | 'disconnected';
+export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'watching' | 'exited' | 'failed' | 'disconnected';
 
 export interface StatusBar {
   status: HTMLElement;
@@ -38,25 +38,29 @@ const BROWSER_REFUSAL =
  * `/instances/{id}/terminal`: a shell in the instance, in xterm.js fitted to the window. Checks
  * the token and the instance first with GET /instances/{id}, so that a refusal shows the
  * server's own code and message (a refused WebSocket upgrade tells a page nothing), then opens
- * the exec WebSocket. Durable sessions do not exist yet: when the connection is lost, the page
- * says so and offers to start a new session.
+ * the exec WebSocket. Its own sessions are not durable: when the connection is lost, the page
+ * says so and offers to start a new session. With `?watch=<session id>` it watches that
+ * session instead, read-only (spec §10.11): output only, keys go nowhere.
  */
 export class TerminalPage {
   readonly #main: HTMLElement;
   readonly #bar: StatusBar;
   readonly #base: string;
   readonly #instance: string;
+  /** Watch mode (spec §10.11): the session observed, read-only; undefined: a shell of its own. */
+  readonly #watch: string | undefined;
   readonly #container: HTMLElement;
   readonly #term: Terminal;
   readonly #fit = new FitAddon();
   #session: TerminalSession | null = null;
   #state: PageState = 'checking';
 
-  constructor(main: HTMLElement, bar: StatusBar, base: string, instance: string) {
+  constructor(main: HTMLElement, bar: StatusBar, base: string, instance: string, watch?: string) {
     this.#main = main;
     this.#bar = bar;
     this.#base = base;
     this.#instance = instance;
+    this.#watch = watch;
     this.#container = h('div', { id: 'terminal' });
     this.#term = new Terminal({
       cursorBlink: true,
@@ -68,8 +72,9 @@ export class TerminalPage {
       theme: { background: '#101418', foreground: '#d8dee4' },
     });
     this.#term.loadAddon(this.#fit);
-    this.#term.onData((data) => this.#session?.input(data));
-    this.#term.onResize(({ rows, cols }) => this.#session?.resize(rows, cols));
+    // Watching, keys go nowhere and the terminal's size is the writer's business.
+    this.#term.onData((data) => (watch ? undefined : this.#session?.input(data)));
+    this.#term.onResize(({ rows, cols }) => (watch ? undefined : this.#session?.resize(rows, cols)));
     bar.restart.addEventListener('click', () => void this.begin());
     addEventListener('pagehide', () => this.#session?.close());
   }
@@ -89,7 +94,7 @@ export class TerminalPage {
     this.#session = null;
     const token = savedToken();
     if (!token) {
-      this.#signIn(`Sign in to open a terminal in ${this.#instance}.`);
+      this.#signIn(this.#watch ? `Sign in to watch a session in ${this.#instance}.` : `Sign in to open a terminal in ${this.#instance}.`);
       return;
     }
     this.#setState('checking', `checking access to ${this.#instance}…`);
@@ -110,7 +115,7 @@ export class TerminalPage {
       return;
     }
     this.#term.reset();
-    this.#term.options.disableStdin = false;
+    this.#term.options.disableStdin = this.#watch !== undefined;
     const session = new TerminalSession(
       channel,
       {
@@ -118,12 +123,16 @@ export class TerminalPage {
         notice: (text) => this.#term.write(`\r\n\x1b[33m[hypeman-exec: ${text}]\x1b[0m\r\n`),
       },
       {
-        started: (pid) => this.#setState('running', `/bin/sh running (pid ${pid})`),
+        started: (pid) =>
+          this.#watch
+            ? this.#setState('watching', `watching session ${this.#watch.slice(0, 12)} (pid ${pid}), read-only: your keys go nowhere`)
+            : this.#setState('running', `/bin/sh running (pid ${pid})`),
         ended: (end) => this.#ended(session, end),
       },
     );
     this.#session = session;
-    session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols } });
+    if (this.#watch) session.watch(this.#watch);
+    else session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols } });
     this.#term.focus();
   }
 
@@ -157,7 +166,7 @@ export class TerminalPage {
     const calm = end.kind === 'exited' && end.status.code === 0;
     this.#term.write(`\r\n\x1b[${calm ? '2' : '33'}m[${text}]\x1b[0m\r\n`);
     this.#term.options.disableStdin = true;
-    this.#setState(end.kind, text, 'Start again');
+    this.#setState(end.kind, text, this.#watch ? 'Watch again' : 'Start again');
   }
 
   #signIn(why: string): void {

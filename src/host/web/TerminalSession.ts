@@ -92,6 +92,17 @@ export class TerminalSession {
     void this.#readLoop();
   }
 
+  /**
+   * Attaches to session `sessionId` as an observer (spec §10.11) from the output the agent
+   * still holds (a terminal needs what came before to make sense of the screen), and reads
+   * until it ends. Nothing is sent but Pongs: the page takes no input while it watches.
+   */
+  watch(sessionId: string): void {
+    const id = Uint8Array.from(sessionId.match(/../g)!.map((byte) => parseInt(byte, 16)));
+    this.#channel.send(encodeExecStart({ resume: { sessionId: id, stdoutBytes: 0, stderrBytes: 0, attach: { mode: 'observe', live: false, anyOwner: false } } }));
+    void this.#readLoop();
+  }
+
   /** What the user typed or pasted. */
   input(text: string): void {
     if (this.#ended || text === '') return;
@@ -145,7 +156,14 @@ export class TerminalSession {
     const m = parseFrame(frame);
     switch (m.type) {
       case FrameType.Started:
+      case FrameType.Resumed:
         this.#events.started(m.pid);
+        return null;
+      case FrameType.Notice:
+        this.#sink.notice(m.message);
+        return null;
+      case FrameType.Linger:
+      case FrameType.StdinAck:
         return null;
       case FrameType.Stdout:
       case FrameType.Stderr:

@@ -5,7 +5,7 @@ import './page.css';
 import { h } from './dom.js';
 import { showInstanceList } from './InstanceList.js';
 import { type PlayerHandle, RecordingPlayer } from './RecordingPlayer.js';
-import { routeOf } from './routes.js';
+import { routeOf, watchedSession } from './routes.js';
 import { stampStyleNonce } from './styleNonce.js';
 import { type TerminalHandle, TerminalPage } from './TerminalPage.js';
 import { adoptFragmentToken, forgetToken } from './token.js';
@@ -49,7 +49,7 @@ signOut.addEventListener('click', () => {
 
 if (route.view === 'terminal') {
   document.title = `${route.instance} · hypeman-exec`;
-  const page = new TerminalPage(main, { status, restart }, base, route.instance);
+  const page = new TerminalPage(main, { status, restart }, base, route.instance, watchedSession(location.search));
   window.hypemanTerminal = page.handle;
   void page.begin();
 } else if (route.view === 'player') {

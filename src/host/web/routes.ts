@@ -34,3 +34,14 @@ export function execSocketUrl(base: string, instance: string): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}${instanceApiPath(base, instance)}/exec`;
 }
+
+/** The terminal page watching a session read-only (spec §10.11): `?watch=<session id>`. */
+export function watchPath(base: string, instance: string, sessionId: string): string {
+  return `${terminalPath(base, instance)}?watch=${sessionId}`;
+}
+
+/** The session the page is asked to watch, if any: 32 hex digits in `?watch=`. */
+export function watchedSession(search: string): string | undefined {
+  const id = new URLSearchParams(search).get('watch');
+  return id !== null && /^[0-9a-f]{32}$/i.test(id) ? id.toLowerCase() : undefined;
+}

@@ -4,6 +4,6 @@ export { DEFAULT_MAX_PAYLOAD, ExitKind, FrameType, INITIAL_STDIN_CREDIT, SignalN
 export { errorOfCloseCode } from '../../wire/closeCodes.js';
 export { decodeSingleFrame } from '../../wire/decoder.js';
 export { encodeDataFrame, encodeExecStart, encodePong, encodeWindowSize } from '../../wire/encoder.js';
-export type { ExecRequest, ExitStatus } from '../../wire/messages.js';
+export type { ExecRequest, ExitStatus, SessionSummary } from '../../wire/messages.js';
 export { parseFrame } from '../../wire/parser.js';
 export { encodeUtf8 } from '../../wire/text.js';

@@ -9,7 +9,7 @@ export interface RecordingOrigin {
   /** The session id (32 hex digits): also the file's name. */
   session: string;
   instance: string;
-  /** The subject that owns the session: who may read the recording (RecordingAccess.ts). */
+  /** The subject that owns the session: who may read the recording, with the observe claim (ObservePolicy.ts). */
   owner: string;
 }
 

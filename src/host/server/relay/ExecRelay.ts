@@ -26,6 +26,7 @@ import { RelayFailure, decodeAgentBytes, relayFailureOf } from './RelayFailure.j
 import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentLink } from './AgentLink.js';
 import type { RelayRecorder } from '../recording/RelayRecorder.js';
+import { AttachRole } from './AttachRole.js';
 import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
@@ -39,6 +40,8 @@ export interface RelayContext {
   admit(): string | null;
   subject: string;
   instance: string;
+  /** §10.11: the token may observe other subjects' sessions on this instance (ObservePolicy). */
+  observesAnyOwner?: boolean;
   remoteAddress: string;
   metrics: ExecMetrics;
   audit: Logger;
@@ -65,6 +68,8 @@ export interface RelayLimits {
    * session ends with PEER_UNRESPONSIVE, so a frozen VM never holds a new session without end.
    */
   agentStartTimeoutMs: number;
+  /** §10.11: an observer whose WebSocket holds more than this many unsent bytes is cut (OBSERVER_TOO_SLOW); it never holds the agent back. */
+  observerBacklogBytes: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -74,6 +79,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   agentKeepAliveMs: 30_000,
   smallMessagesPerSecond: 20_000,
   agentStartTimeoutMs: 30_000,
+  observerBacklogBytes: 4 * 1024 * 1024,
 };
 
 /**
@@ -106,11 +112,15 @@ export class ExecRelay implements RelaySession {
   readonly #ctx: RelayContext;
   readonly #dialect: ClientDialect;
   readonly #record: SessionRecord;
+  /** Records the session's terminal (--record-dir), unless this connection only observes. */
+  #recorder: RelayRecorder | undefined;
   readonly #state = new ExecSessionState();
   readonly #decoder: FrameDecoder;
   readonly #smallMessages: SmallMessageBudget;
   /** The agent's connection, and the client frames waiting for it. */
   readonly #agent: AgentLink;
+  /** Writer or observer (§10.11). */
+  readonly #role: AttachRole;
   #requestTimer: NodeJS.Timeout | null = null;
   #done = false;
   /** An Error frame went to the agent (the client's, or ours): the command is hung up, not detached. */
@@ -127,6 +137,7 @@ export class ExecRelay implements RelaySession {
         : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
     this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
+    this.#role = new AttachRole(ctx.observesAnyOwner ?? false);
     this.#agent = new AgentLink(
       {
         bytes: (chunk) => this.#agentBytes(chunk),
@@ -143,6 +154,7 @@ export class ExecRelay implements RelaySession {
         words: { start: 'start the command', end: 'the command ended', unknown: "the command's exit status is unknown" },
       },
     );
+    this.#recorder = ctx.recorder;
     this.#record = new SessionRecord(ctx.metrics, ctx.audit, {
       subject: ctx.subject,
       instance: ctx.instance,
@@ -197,7 +209,18 @@ export class ExecRelay implements RelaySession {
 
   /** The WebSocket's send buffer drained. */
   clientDrain(): void {
-    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
+    this.#guard(() => this.#clientBuffered());
+  }
+
+  /** Holds the agent back while the client's buffer is full; an observer is never waited for, but cut (§10.11). */
+  #clientBuffered(): void {
+    const buffered = this.#client.bufferedAmount();
+    const { sendHighWater, observerBacklogBytes } = this.#ctx.limits;
+    if (!this.#role.observer) return this.#agent.clientBuffered(buffered, sendHighWater);
+    this.#agent.clientBuffered(buffered, Infinity);
+    if (buffered > observerBacklogBytes) {
+      throw new RelayFailure('OBSERVER_TOO_SLOW', `this observer fell more than ${observerBacklogBytes} bytes behind the session's output and was cut (the session goes on); attach again to watch from the current point`);
+    }
   }
 
   /** The WebSocket closed (by either side); `code` is its close status. */
@@ -225,14 +248,17 @@ export class ExecRelay implements RelaySession {
     if (this.#requestTimer) clearTimeout(this.#requestTimer);
     this.#requestTimer = null;
     // §10.7: the session's owner is the token's subject, whatever the client said.
-    const execStart = request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request;
+    const execStart = this.#role.grant(request.version >= DURABLE_VERSION ? request.withOwner(this.#ctx.subject) : request);
     this.#state.start({ version: execStart.version, resume: execStart.resume !== undefined });
     if (execStart.resume) {
-      this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'));
-      this.#ctx.recorder?.resume(execStart.resume);
+      const mode = execStart.resume.attach?.mode ?? 'resume';
+      this.#record.attach(Buffer.from(execStart.resume.sessionId).toString('hex'), mode);
+      // The writer's connections record the session; an observer's output is the same bytes.
+      if (mode === 'observe') this.#recorder = undefined;
+      this.#recorder?.resume(execStart.resume);
     } else {
       this.#record.request = execStart.request;
-      this.#ctx.recorder?.request(execStart.request);
+      this.#recorder?.request(execStart.request);
     }
     const refusal = this.#ctx.admit();
     if (refusal !== null) throw new RelayFailure('TOO_MANY_SESSIONS', refusal);
@@ -242,6 +268,11 @@ export class ExecRelay implements RelaySession {
   }
 
   clientFrame(type: number): boolean {
+    if (this.#role.drops(type)) {
+      const notice = this.#role.noticeOnce();
+      if (notice !== null) this.send(notice);
+      return false;
+    }
     const relay = this.#state.clientFrame(type);
     // The client ends the session on purpose (§10.5): its Error goes to the agent, which hangs up.
     if (relay && type === FrameType.Error) this.#clientEnded = true;
@@ -250,7 +281,7 @@ export class ExecRelay implements RelaySession {
 
   stdin(payload: Uint8Array): void {
     this.#record.stdinBytes += payload.length;
-    this.#ctx.recorder?.input(payload);
+    this.#recorder?.input(payload);
     if (this.#agent.waitingData + payload.length > INITIAL_STDIN_CREDIT + FLOW_CONTROL_SLACK) {
       throw new RelayFailure('FLOW_CONTROL', 'stdin is arriving faster than the command reads it; honour StdinCredit (spec §8.1.1) or slow down');
     }
@@ -264,7 +295,7 @@ export class ExecRelay implements RelaySession {
         `more than ${MAX_WAITING_CONTROL_FRAMES} control frames (Ping, Signal, WindowSize) are waiting for the agent, which is not reading; wait for Pongs before pinging again`,
       );
     }
-    this.#ctx.recorder?.control(frame);
+    this.#recorder?.control(frame);
     this.#agent.pushFrame(frame);
   }
 
@@ -274,7 +305,7 @@ export class ExecRelay implements RelaySession {
 
   send(bytes: Uint8Array): void {
     if (!this.#client.sendBinary(bytes)) throw new RelayFailure('INTERNAL_ERROR', 'the server could not queue output for this client');
-    this.#agent.clientBuffered(this.#client.bufferedAmount(), this.#ctx.limits.sendHighWater);
+    this.#clientBuffered();
   }
 
   // ---- agent → client ---------------------------------------------------------------------
@@ -291,11 +322,12 @@ export class ExecRelay implements RelaySession {
     if (this.#done) return;
     this.#agent.heard();
     if (!this.#state.agentFrame(frame.type)) return;
+    this.#role.agentFrame(frame);
     const dialect = this.#dialect;
     switch (frame.type) {
       case FrameType.Stdout:
         this.#record.stdoutBytes += frame.payload.length;
-        this.#ctx.recorder?.output(frame.payload);
+        this.#recorder?.output(frame.payload);
         dialect.output(frame);
         break;
       case FrameType.Stderr:
@@ -307,8 +339,8 @@ export class ExecRelay implements RelaySession {
         const m = parseFrame(frame);
         if (m.type === FrameType.Started || m.type === FrameType.Resumed) {
           this.#record.started(m.pid, m.sessionId);
-          if (m.type === FrameType.Started) this.#ctx.recorder?.started(this.#record.sessionId!, this.#record.request?.tty === true);
-          else this.#ctx.recorder?.started(this.#record.sessionId!, m.tty, m.stdoutLost);
+          if (m.type === FrameType.Started) this.#recorder?.started(this.#record.sessionId!, this.#record.request?.tty === true);
+          else this.#recorder?.started(this.#record.sessionId!, m.tty, m.stdoutLost);
         }
         dialect.started(frame);
         this.#agent.startKeepAlive();
@@ -316,13 +348,14 @@ export class ExecRelay implements RelaySession {
       }
       case FrameType.Linger:
       case FrameType.StdinAck:
+      case FrameType.Notice:
         dialect.notice(frame);
         break;
       case FrameType.Exit: {
         const m = parseFrame(frame);
         if (m.type !== FrameType.Exit) return;
         dialect.exit(frame, m);
-        this.#ctx.recorder?.exit(m.code);
+        this.#recorder?.exit(m.code);
         const result: SessionResult = m.kind === ExitKind.Exited ? 'exited' : m.kind === ExitKind.Signaled ? 'signaled' : 'timed_out';
         this.#finish(result, { exitCode: m.code, signal: m.signal || undefined }, 1000, 'exited');
         break;
@@ -369,6 +402,6 @@ export class ExecRelay implements RelaySession {
     this.#agent.close(this.#clientEnded);
     this.#done = true;
     if (closeCode !== undefined) this.#client.end(closeCode, closeReason ?? '');
-    this.#record.end(result, outcome, this.#ctx.recorder?.end());
+    this.#record.end(result, outcome, this.#recorder?.end());
   }
 }

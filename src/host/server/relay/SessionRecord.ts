@@ -54,12 +54,12 @@ export class SessionRecord {
     this.sessionId = Buffer.from(sessionId).toString('hex');
   }
 
-  /** A resume (spec §10.6): who attaches to which session, audited at once. */
-  attach(sessionId: string): void {
+  /** A resume (spec §10.6): who attaches to which session, how (§10.11: resume, write, take-over, observe), audited at once. */
+  attach(sessionId: string, mode: string): void {
     this.#resumed = sessionId;
     const parties = this.#parties;
     this.#audit.info(
-      { audit: 'attach', subject: parties.subject, instance: parties.instance, session: sessionId, remote: parties.remoteAddress, dialect: parties.dialect },
+      { audit: 'attach', subject: parties.subject, instance: parties.instance, session: sessionId, mode, remote: parties.remoteAddress, dialect: parties.dialect },
       'exec session attach',
     );
   }
