@@ -167,6 +167,10 @@ class Session:
         self.acked = {STDOUT: 0, STDERR: 0}
         self.journal = []  # stdin payloads sent, not acknowledged, oldest first
         self.journal_start = 0  # the stdin offset of journal[0]
+        # Section 10.5: stdin is kept from the first byte when a linger was asked for, until
+        # Linger says the session does not linger (it comes after Started: stdin written in
+        # between must be kept too, or the journal's offsets stop matching the agent's).
+        self.keeping = bool(args.linger or args.attach)
         self.stdin_closed = False
         self.cuts = list(args.cut_after_bytes)
         self.signalled = False
@@ -186,7 +190,7 @@ class Session:
         with self.cond:
             while not self.ready or self.unacked_stdin() >= MAX_UNACKED_STDIN:
                 self.cond.wait()
-            if self.linger or self.session_id is None:
+            if self.keeping:
                 self.journal.append(data)  # kept until StdinAck covers it (section 10.5)
             self.send(frame(STDIN, data))
 
@@ -265,6 +269,7 @@ class Session:
         (_version, _pid, session_id, taken, out_lost, err_lost, linger, window, flags) = struct.unpack(">HI16sQQQIIB", payload)
         with self.cond:
             self.session_id, self.linger, self.window = session_id, linger, window
+            self.keeping = linger > 0
             self.offsets[STDOUT] += out_lost
             self.offsets[STDERR] += err_lost
             if self.args.attach and self.journal_start == 0 and not self.journal:
@@ -328,6 +333,7 @@ class Session:
                 self.linger, self.window = struct.unpack(">II", payload)
                 if not self.linger:
                     with self.cond:
+                        self.keeping = False
                         self.journal = []
                 if self.args.detach:
                     if not self.linger:
