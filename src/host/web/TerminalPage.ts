@@ -12,7 +12,7 @@ import { type SessionStats, TerminalSession } from './TerminalSession.js';
 import { forgetToken, savedToken } from './token.js';
 
 /** What the status line shows; `data-state` on #status carries it for styles and tests. */
-export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'exited' | 'failed' | 'disconnected';
+export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'reconnecting' | 'exited' | 'failed' | 'disconnected';
 
 export interface StatusBar {
   status: HTMLElement;
@@ -26,7 +26,16 @@ export interface TerminalHandle {
   lines(): string[];
   size(): { rows: number; cols: number };
   stats(): SessionStats | null;
+  /** The current session's id, as GET /instances/{id}/sessions lists it. */
+  sessionId(): string | null;
 }
+
+/**
+ * How long a shell waits for this page after its connection is lost (spec §10: a laptop
+ * asleep, a network change, a proxy restarted); the agent may cap it (--max-linger).
+ * Closing the tab or Start again hang it up at once.
+ */
+export const PAGE_LINGER_SECONDS = 300;
 
 const BROWSER_REFUSAL =
   'the server refused the WebSocket, and browsers do not tell a page why. If this page is not on the ' +
@@ -37,8 +46,8 @@ const BROWSER_REFUSAL =
  * `/instances/{id}/terminal`: a shell in the instance, in xterm.js fitted to the window. Checks
  * the token and the instance first with GET /instances/{id}, so that a refusal shows the
  * server's own code and message (a refused WebSocket upgrade tells a page nothing), then opens
- * the exec WebSocket. Durable sessions do not exist yet: when the connection is lost, the page
- * says so and offers to start a new session.
+ * the exec WebSocket. The session is durable (spec §10): when the connection is lost, the page
+ * reconnects and resumes it, the same shell with nothing lost, for as long as it lingers.
  */
 export class TerminalPage {
   readonly #main: HTMLElement;
@@ -84,6 +93,7 @@ export class TerminalPage {
       },
       size: () => ({ rows: this.#term.rows, cols: this.#term.cols }),
       stats: () => (this.#session ? { ...this.#session.stats } : null),
+      sessionId: () => this.#session?.sessionId ?? null,
     };
   }
 
@@ -104,9 +114,10 @@ export class TerminalPage {
     }
     this.#showTerminal();
     this.#setState('connecting', `connecting to ${this.#instance}…`);
+    const open = () => openFrameChannel(execSocketUrl(this.#base, this.#instance), [WEBSOCKET_SUBPROTOCOL, `bearer.${savedToken() ?? token}`]);
     let channel;
     try {
-      channel = await openFrameChannel(execSocketUrl(this.#base, this.#instance), [WEBSOCKET_SUBPROTOCOL, `bearer.${token}`]);
+      channel = await open();
     } catch (err) {
       if (!(err instanceof ChannelRefusedError)) throw err;
       // Ask the API why: the token may have expired or the instance stopped meanwhile.
@@ -115,6 +126,7 @@ export class TerminalPage {
     }
     this.#term.reset();
     this.#term.options.disableStdin = false;
+    let running = '/bin/sh running';
     const session = new TerminalSession(
       channel,
       {
@@ -122,12 +134,26 @@ export class TerminalPage {
         notice: (text) => this.#term.write(`\r\n\x1b[33m[hypeman-exec: ${text}]\x1b[0m\r\n`),
       },
       {
-        started: (pid) => this.#setState('running', `/bin/sh running (pid ${pid})`),
+        started: (pid) => {
+          running = `/bin/sh running (pid ${pid})`;
+          this.#setState('running', running);
+        },
+        reconnecting: (why, deadline) => {
+          if (this.#session !== session) return;
+          const until = new Date(Date.now() + (deadline - performance.now())).toLocaleTimeString();
+          this.#setState('reconnecting', `reconnecting: ${describeEnd(why)}; the shell waits until ${until}`, 'Start again');
+        },
+        resumed: (lost) => {
+          if (this.#session !== session) return;
+          if (lost > 0) this.#term.write(`\r\n\x1b[33m[hypeman-exec: ${lost} bytes of output were dropped while disconnected]\x1b[0m\r\n`);
+          this.#setState('running', running);
+        },
         ended: (end) => this.#ended(session, end),
       },
+      open,
     );
     this.#session = session;
-    session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols } });
+    session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols }, lingerSeconds: PAGE_LINGER_SECONDS });
     this.#term.focus();
   }
 
