@@ -18,5 +18,6 @@ export { CopySessionState, EntryStream, type CopyOperation } from './copySession
 export { checkRelativePath, isPathComponent, pathComponents } from './copyPaths.js';
 export { FrameJoiner, JOINABLE_FRAME_SIZE, JOINED_MESSAGE_LIMIT, forEachFrame } from './joinedFrames.js';
 export { ResumableSession, type ResumeSteps } from './ResumableSession.js';
+export { RESUMABLE_ERROR_CODES, RESUME_ATTEMPT_TIMEOUT_MS, reconnectDelayMs } from './resumePolicy.js';
 export { StdinJournal } from './StdinJournal.js';
 export { attachFieldValue, encodeNotice, parseAttachField, parseNotice } from './attach.js';

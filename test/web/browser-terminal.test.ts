@@ -24,7 +24,8 @@ interface PageGlobals {
     state(): string;
     lines(): string[];
     size(): { rows: number; cols: number };
-    stats(): { received: number; drawn: number; pauses: number; maxPending: number; skipped: number; backpressure: boolean; highWater: number } | null;
+    stats(): { received: number; drawn: number; pauses: number; maxPending: number; skipped: number; backpressure: boolean; highWater: number; resumes: number } | null;
+    sessionId(): string | null;
   };
   sessionStorage: { getItem(key: string): string | null };
   location: { href: string };
@@ -126,14 +127,20 @@ function writtenBy(ancestor: number, name: string): { pid: number; bytes: number
   return null;
 }
 
-/** A TCP relay in front of the API server whose connections the test can cut. */
+/** A TCP relay in front of the API server whose connections the test can cut, and which can refuse new ones. */
 class CuttableProxy {
   readonly #server = createTcpServer();
   readonly #sockets = new Set<Socket>();
   port = 0;
+  /** While true, a new connection is reset at once (a network that is still away). */
+  refusing = false;
 
   async listen(target: number): Promise<void> {
     this.#server.on('connection', async (client) => {
+      if (this.refusing) {
+        client.resetAndDestroy();
+        return;
+      }
       const { connect } = await import('node:net');
       const upstream = connect(target, '127.0.0.1');
       for (const s of [client, upstream]) {
@@ -406,19 +413,57 @@ describe('browser terminal (headless Chromium against npm start)', { skip: brows
     }
   });
 
-  it('shows a lost connection as disconnected, with Start again', async () => {
+  it('resumes the same shell after a lost connection, with what it wrote and what was typed meanwhile; a closed page hangs it up', async () => {
     const proxy = new CuttableProxy();
     await proxy.listen(start.port);
     const proxied = await context.newPage();
     try {
       await proxied.goto(`http://127.0.0.1:${proxy.port}/instances/local-1/terminal#token=${start.token}`);
       await waitForState(proxied, 'running');
+      await shellCommand(proxied, 'X=kept; echo pid-$$-42');
+      const pid = (await waitForLine(proxied, /^pid-\d+-42$/)).split('-')[1];
+      // Output the shell writes while the page is away, then the network goes.
+      await shellCommand(proxied, 'sleep 1; echo written-while-$X-away');
+      proxy.refusing = true;
       proxy.cut();
-      await waitForState(proxied, 'disconnected');
-      assert.match(await statusText(proxied), /^disconnected: the connection to the server was lost \(WebSocket close 1006\); the command's exit status is unknown$/);
+      await waitForState(proxied, 'reconnecting');
+      assert.match(await statusText(proxied), /^reconnecting: disconnected: the connection to the server was lost \(WebSocket close 1006\)/);
       assert.equal(await proxied.evaluate(() => (globalThis as unknown as PageGlobals).document.querySelector('#restart')?.textContent), 'Start again');
-      await proxied.click('#restart');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      proxy.refusing = false;
       await waitForState(proxied, 'running');
+      await waitForLine(proxied, /^written-while-kept-away$/);
+
+      // Keys typed while away are sent once the session is back (typed at a settled prompt:
+      // busybox drops keys that arrive with its cursor-position answer, see shellCommand).
+      await atPrompt(proxied);
+      proxy.refusing = true;
+      proxy.cut();
+      await waitForState(proxied, 'reconnecting');
+      await typeLine(proxied, 'echo typed-while-away-$((6*7))');
+      proxy.refusing = false;
+      await waitForState(proxied, 'running');
+      await waitForLine(proxied, /^typed-while-away-42$/);
+      assert.equal(await shellValue(proxied, 'same-shell', 'echo $$'), pid);
+      assert.ok((await proxied.evaluate(() => (globalThis as unknown as PageGlobals).hypemanTerminal!.stats()!.resumes)) >= 1);
+
+
+      // Closing the tab hangs the shell up (an Error before the close) rather than leaving it
+      // to wait for a resume for the page's linger: a session ended on purpose is not kept.
+      const sessionId = await proxied.evaluate(() => (globalThis as unknown as PageGlobals).hypemanTerminal!.sessionId());
+      const stateOf = async () => {
+        const response = await fetch(`${origin}/instances/local-1/sessions`, { headers: { authorization: `Bearer ${start.token}` } });
+        const sessions = (await response.json()) as Array<{ id: string; state: string }>;
+        return sessions.find((x) => x.id === sessionId)?.state ?? 'gone';
+      };
+      assert.equal(await stateOf(), 'attached');
+      // As a user closing the tab: the page's unload handlers run (pagehide).
+      await proxied.close({ runBeforeUnload: true });
+      let state = await stateOf();
+      for (const deadline = Date.now() + 10_000; state === 'attached' && Date.now() < deadline; state = await stateOf()) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(state === 'gone' || state === 'exited', `the shell of a closed page is hung up, not ${state}`);
     } finally {
       await proxied.close();
       await proxy.close();

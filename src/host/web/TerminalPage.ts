@@ -13,7 +13,7 @@ import { type SessionStats, TerminalSession } from './TerminalSession.js';
 import { forgetToken, savedToken } from './token.js';
 
 /** What the status line shows; `data-state` on #status carries it for styles and tests. */
-export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'watching' | 'exited' | 'failed' | 'disconnected';
+export type PageState = 'signing-in' | 'checking' | 'connecting' | 'running' | 'reconnecting' | 'watching' | 'exited' | 'failed' | 'disconnected';
 
 export interface StatusBar {
   status: HTMLElement;
@@ -27,7 +27,16 @@ export interface TerminalHandle {
   lines(): string[];
   size(): { rows: number; cols: number };
   stats(): SessionStats | null;
+  /** The current session's id, as GET /instances/{id}/sessions lists it. */
+  sessionId(): string | null;
 }
+
+/**
+ * How long a shell waits for this page after its connection is lost (spec §10: a laptop
+ * asleep, a network change, a proxy restarted); the agent may cap it (--max-linger).
+ * Closing the tab or Start again hang it up at once.
+ */
+export const PAGE_LINGER_SECONDS = 300;
 
 const BROWSER_REFUSAL =
   'the server refused the WebSocket, and browsers do not tell a page why. If this page is not on the ' +
@@ -38,9 +47,10 @@ const BROWSER_REFUSAL =
  * `/instances/{id}/terminal`: a shell in the instance, in xterm.js fitted to the window. Checks
  * the token and the instance first with GET /instances/{id}, so that a refusal shows the
  * server's own code and message (a refused WebSocket upgrade tells a page nothing), then opens
- * the exec WebSocket. Its own sessions are not durable: when the connection is lost, the page
- * says so and offers to start a new session. With `?watch=<session id>` it watches that
- * session instead, read-only (spec §10.11): output only, keys go nowhere.
+ * the exec WebSocket. The session is durable (spec §10): when the connection is lost, the page
+ * reconnects and resumes it, the same shell with nothing lost, for as long as it lingers.
+ * With `?watch=<session id>` it watches that session instead, read-only (spec §10.11):
+ * output only, keys go nowhere; a watch ends with its connection.
  */
 export class TerminalPage {
   readonly #main: HTMLElement;
@@ -85,6 +95,7 @@ export class TerminalPage {
       lines: () => bufferLines(this.#term),
       size: () => ({ rows: this.#term.rows, cols: this.#term.cols }),
       stats: () => (this.#session ? { ...this.#session.stats } : null),
+      sessionId: () => this.#session?.sessionId ?? null,
     };
   }
 
@@ -105,9 +116,10 @@ export class TerminalPage {
     }
     this.#showTerminal();
     this.#setState('connecting', `connecting to ${this.#instance}…`);
+    const open = () => openFrameChannel(execSocketUrl(this.#base, this.#instance), [WEBSOCKET_SUBPROTOCOL, `bearer.${savedToken() ?? token}`]);
     let channel;
     try {
-      channel = await openFrameChannel(execSocketUrl(this.#base, this.#instance), [WEBSOCKET_SUBPROTOCOL, `bearer.${token}`]);
+      channel = await open();
     } catch (err) {
       if (!(err instanceof ChannelRefusedError)) throw err;
       // Ask the API why: the token may have expired or the instance stopped meanwhile.
@@ -116,6 +128,7 @@ export class TerminalPage {
     }
     this.#term.reset();
     this.#term.options.disableStdin = this.#watch !== undefined;
+    let running = '/bin/sh running';
     const session = new TerminalSession(
       channel,
       {
@@ -123,16 +136,31 @@ export class TerminalPage {
         notice: (text) => this.#term.write(`\r\n\x1b[33m[hypeman-exec: ${text}]\x1b[0m\r\n`),
       },
       {
-        started: (pid) =>
-          this.#watch
-            ? this.#setState('watching', `watching session ${this.#watch.slice(0, 12)} (pid ${pid}), read-only: your keys go nowhere`)
-            : this.#setState('running', `/bin/sh running (pid ${pid})`),
+        started: (pid) => {
+          if (this.#watch) {
+            this.#setState('watching', `watching session ${this.#watch.slice(0, 12)} (pid ${pid}), read-only: your keys go nowhere`);
+            return;
+          }
+          running = `/bin/sh running (pid ${pid})`;
+          this.#setState('running', running);
+        },
+        reconnecting: (why, deadline) => {
+          if (this.#session !== session) return;
+          const until = new Date(Date.now() + (deadline - performance.now())).toLocaleTimeString();
+          this.#setState('reconnecting', `reconnecting: ${describeEnd(why)}; the shell waits until ${until}`, 'Start again');
+        },
+        resumed: (lost) => {
+          if (this.#session !== session) return;
+          if (lost > 0) this.#term.write(`\r\n\x1b[33m[hypeman-exec: ${lost} bytes of output were dropped while disconnected]\x1b[0m\r\n`);
+          this.#setState('running', running);
+        },
         ended: (end) => this.#ended(session, end),
       },
+      open,
     );
     this.#session = session;
     if (this.#watch) session.watch(this.#watch);
-    else session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols } });
+    else session.start({ argv: [], tty: true, window: { rows: this.#term.rows, cols: this.#term.cols }, lingerSeconds: PAGE_LINGER_SECONDS });
     this.#term.focus();
   }
 
