@@ -27,7 +27,7 @@ import { type SessionOutcome, SessionRecord } from './SessionRecord.js';
 import { AgentLink } from './AgentLink.js';
 import type { RelayRecorder } from '../recording/RelayRecorder.js';
 import { AttachRole } from './AttachRole.js';
-import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from './SmallMessageBudget.js';
+import { SmallMessageBudget } from './SmallMessageBudget.js';
 
 export interface RelayContext {
   dialect: DialectName;
@@ -136,7 +136,7 @@ export class ExecRelay implements RelaySession {
         ? new FramedDialect(this, client, { maxPayload, waitForAgentSeconds, queryRequest: ctx.queryRequest !== null })
         : new CompatDialect(this, client, { maxPayload, waitForAgentSeconds });
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload });
-    this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
+    this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond, 'join small writes into larger Stdin frames (up to 64 KiB)');
     this.#role = new AttachRole(ctx.observesAnyOwner ?? false);
     this.#agent = new AgentLink(
       {
@@ -197,14 +197,10 @@ export class ExecRelay implements RelaySession {
   /** A message from the WebSocket. `data` is only valid during this call. */
   clientMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#done) return;
-    if (!this.#smallMessages.take(data.byteLength)) {
-      this.#fail(
-        'FLOW_CONTROL',
-        `more than ${this.#smallMessages.perSecond} messages under ${SMALL_MESSAGE_BYTES} bytes a second; join small writes into larger Stdin frames (up to 64 KiB)`,
-      );
-      return;
-    }
-    this.#guard(() => this.#dialect.message(new Uint8Array(data), isBinary));
+    this.#guard(() => {
+      this.#smallMessages.admit(data.byteLength);
+      this.#dialect.message(new Uint8Array(data), isBinary);
+    });
   }
 
   /** The WebSocket's send buffer drained. */

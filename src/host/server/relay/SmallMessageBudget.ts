@@ -1,3 +1,5 @@
+import { RelayFailure } from './RelayFailure.js';
+
 /** Messages of fewer payload bytes than this count against the budget. */
 export const SMALL_MESSAGE_BYTES = 1024;
 
@@ -12,19 +14,22 @@ export const SMALL_MESSAGE_BYTES = 1024;
  */
 export class SmallMessageBudget {
   readonly perSecond: number;
+  /** What the client should do instead, for the FLOW_CONTROL message (the endpoint's words). */
+  readonly #remedy: string;
   readonly #burst: number;
   #tokens: number;
   #refilledAt: number;
 
-  constructor(perSecond: number) {
+  constructor(perSecond: number, remedy: string) {
     this.perSecond = perSecond;
+    this.#remedy = remedy;
     this.#burst = perSecond / 4;
     this.#tokens = this.#burst;
     this.#refilledAt = performance.now();
   }
 
   /** Takes one message of `bytes`; false when the client has sent too many small ones. */
-  take(bytes: number): boolean {
+  #take(bytes: number): boolean {
     if (bytes >= SMALL_MESSAGE_BYTES || this.perSecond <= 0) return true;
     const now = performance.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) * this.perSecond) / 1000);
@@ -32,5 +37,10 @@ export class SmallMessageBudget {
     if (this.#tokens < 1) return false;
     this.#tokens--;
     return true;
+  }
+
+  /** Takes one message of `bytes`, or ends the session: a RelayFailure FLOW_CONTROL saying what to do instead. */
+  admit(bytes: number): void {
+    if (!this.#take(bytes)) throw new RelayFailure('FLOW_CONTROL', `more than ${this.perSecond} messages under ${SMALL_MESSAGE_BYTES} bytes a second; ${this.#remedy}`);
   }
 }

@@ -16,7 +16,7 @@ import { AgentLink } from '../AgentLink.js';
 import type { RelayClient } from '../ClientDialect.js';
 import { FLOW_CONTROL_SLACK, MAX_WAITING_CONTROL_FRAMES, type RelayContext } from '../ExecRelay.js';
 import { RelayFailure, decodeAgentBytes, relayFailureOf } from '../RelayFailure.js';
-import { SMALL_MESSAGE_BYTES, SmallMessageBudget } from '../SmallMessageBudget.js';
+import { SmallMessageBudget } from '../SmallMessageBudget.js';
 import { CompatCopyDialect } from './CompatCopyDialect.js';
 import type { CopyDialect, CopyRelaySession, CopyRequestMessage } from './CopyDialect.js';
 import { CopyRecord, type CopyResultName } from './CopyRecord.js';
@@ -56,7 +56,7 @@ export class CopyRelay implements CopyRelaySession {
     this.#ctx = ctx;
     this.#dialect = ctx.dialect === 'framed' ? new FramedCopyDialect(this, client, { maxPayload: ctx.limits.maxPayload }) : new CompatCopyDialect(this);
     this.#decoder = new FrameDecoder((frame) => this.#onAgentFrame(frame), { maxPayload: ctx.limits.maxPayload });
-    this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond);
+    this.#smallMessages = new SmallMessageBudget(ctx.limits.smallMessagesPerSecond, 'send file data in larger messages');
     this.#record = new CopyRecord(ctx.metrics, ctx.audit, { subject: ctx.subject, instance: ctx.instance, remoteAddress: ctx.remoteAddress, dialect: ctx.dialect });
     this.#agent = new AgentLink(
       {
@@ -102,11 +102,10 @@ export class CopyRelay implements CopyRelaySession {
   /** A message from the WebSocket. `data` is only valid during this call. */
   clientMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#done) return;
-    if (!this.#smallMessages.take(data.byteLength)) {
-      this.#fail('FLOW_CONTROL', `more than ${this.#smallMessages.perSecond} messages under ${SMALL_MESSAGE_BYTES} bytes a second; send file data in larger messages`);
-      return;
-    }
-    this.#guard(() => this.#dialect.message(new Uint8Array(data), isBinary));
+    this.#guard(() => {
+      this.#smallMessages.admit(data.byteLength);
+      this.#dialect.message(new Uint8Array(data), isBinary);
+    });
   }
 
   clientDrain(): void {
