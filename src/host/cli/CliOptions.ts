@@ -1,5 +1,5 @@
 import yargs, { type Argv } from 'yargs';
-import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from './cliCommon.js';
+import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError, withCommonOptions } from './cliCommon.js';
 import { CP_COMMAND, type CpOptions, parseCpOptions } from './cp/CpOptions.js';
 import type { OverflowPolicy } from '../../wire/index.js';
 
@@ -174,7 +174,7 @@ export interface Terminals {
 }
 
 function parser(version: string): Argv {
-  return (
+  return withCommonOptions(
     yargs()
       .scriptName('hypeman-exec')
       .usage(
@@ -201,23 +201,10 @@ function parser(version: string): Argv {
       .option('read-only', { alias: 'r', type: 'boolean', description: `${ATTACH_COMMAND}: watch the session (output from now on); your keys go nowhere` })
       .option('replay', { type: 'boolean', description: `${ATTACH_COMMAND} --read-only: start from the output the agent still holds, not from now` })
       .option('take-over', { type: 'boolean', description: `${ATTACH_COMMAND}: become the session's writer even if another is attached (it is left watching)` })
-      // Defaults from the environment are applied after parsing, so --help never prints a token.
-      .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
-      .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
       .example(EXAMPLES)
-      .epilogue(EPILOGUE)
-      .version(version)
-      .alias('version', 'V')
-      .help('help')
-      .alias('help', 'h')
-      .wrap(Math.min(100, process.stdout.columns || 100))
-      .strictOptions()
-      .exitProcess(false)
-      .fail((msg, err) => {
-        // yargs-parser reports an option without its value as an Error of its own.
-        if (err && !/^Not enough arguments following/.test(err.message)) throw err;
-        throw new UsageError(usageMessage(err?.message ?? msg));
-      })
+      .epilogue(EPILOGUE),
+    version,
+    (message) => new UsageError(usageMessage(message)),
   );
 }
 

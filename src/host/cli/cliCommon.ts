@@ -1,3 +1,4 @@
+import type { Argv } from 'yargs';
 import { CodedError } from '../../wire/index.js';
 
 // What every command of the CLI shares (hypeman-exec, ls, cp): kept apart so that each
@@ -25,4 +26,28 @@ export class UsageError extends CodedError<'USAGE'> {
 export interface Answer {
   exit: number;
   output: string;
+}
+
+/**
+ * What every command's parser shares, added after its own options: --api-url and --token
+ * (their defaults from the environment are applied after parsing, so --help never prints a
+ * token), --version/-V, --help/-h, the width, strict options, and yargs's failures thrown as
+ * `usageError(message)` instead of ending the process.
+ */
+export function withCommonOptions(parser: Argv, version: string, usageError: (message: string) => Error): Argv {
+  return parser
+    .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
+    .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
+    .version(version)
+    .alias('version', 'V')
+    .help('help')
+    .alias('help', 'h')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .strictOptions()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      // yargs-parser reports an option without its value as an Error of its own.
+      if (err && !/^Not enough arguments following/.test(err.message)) throw err;
+      throw usageError(err?.message ?? msg);
+    });
 }

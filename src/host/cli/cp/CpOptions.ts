@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError } from '../cliCommon.js';
+import { type Answer, type ApiOptions, DEFAULT_API_URL, TOKEN_SOURCES, UsageError, withCommonOptions } from '../cliCommon.js';
 
 /** A usage error of `cp`: exit status 1, as every failure of cp (CpExit), and a hint at `cp --help`. */
 export class CpUsageError extends UsageError {}
@@ -75,17 +75,19 @@ function seconds(name: string, value: unknown): number {
  */
 export async function parseCpOptions(argv: string[], before: Record<string, unknown>, env: NodeJS.ProcessEnv, version: string): Promise<CpOptions | Answer> {
   let help = '';
-  const args = (await yargs()
-    .scriptName('hypeman-exec')
-    .usage(USAGE)
-    .parserConfiguration({ 'strip-dashed': true, 'parse-positional-numbers': false })
-    .locale('en')
-    .option('archive', { alias: 'a', type: 'boolean', description: 'keep owners (uid and gid) as well as modes and times' })
-    .option('follow-link', { alias: 'L', type: 'boolean', description: 'follow symbolic links in SRC (in the instance: inside its root)' })
-    .option('quiet', { alias: 'q', type: 'boolean', description: 'no progress bar' })
-    .option('wait-for-agent', { requiresArg: true, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting)' })
-    .option('api-url', { type: 'string', requiresArg: true, description: `API server URL (env HYPEMAN_API_URL; default ${DEFAULT_API_URL})` })
-    .option('token', { type: 'string', requiresArg: true, description: 'JWT bearer token (env HYPEMAN_TOKEN)' })
+  const parser = withCommonOptions(
+    yargs()
+      .scriptName('hypeman-exec')
+      .usage(USAGE)
+      .parserConfiguration({ 'strip-dashed': true, 'parse-positional-numbers': false })
+      .locale('en')
+      .option('archive', { alias: 'a', type: 'boolean', description: 'keep owners (uid and gid) as well as modes and times' })
+      .option('follow-link', { alias: 'L', type: 'boolean', description: 'follow symbolic links in SRC (in the instance: inside its root)' })
+      .option('quiet', { alias: 'q', type: 'boolean', description: 'no progress bar' })
+      .option('wait-for-agent', { requiresArg: true, description: 'keep trying to reach the guest agent for this many seconds (a VM that is still booting)' }),
+    version,
+    (message) => new CpUsageError(`cp: ${message}`),
+  )
     .example([
       ['$0 cp ./site web-1:/srv', 'a directory into /srv (as /srv/site)'],
       ['$0 cp web-1:/var/log/app.log .', 'a file from the instance into the current directory'],
@@ -93,21 +95,10 @@ export async function parseCpOptions(argv: string[], before: Record<string, unkn
       ['tar c . | $0 cp - web-1:/srv/app', 'a tar stream extracted into /srv/app'],
       ['$0 cp web-1:/etc - | tar t', '/etc as a tar stream on stdout'],
     ])
-    .epilogue(EPILOGUE)
-    .version(version)
-    .alias('version', 'V')
-    .help('help')
-    .alias('help', 'h')
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .strictOptions()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      if (err && !/^Not enough arguments following/.test(err.message)) throw err;
-      throw new CpUsageError(`cp: ${err?.message ?? msg}`);
-    })
-    .parseAsync(argv, {}, (err, _parsed, output) => {
-      if (!err && output) help = output;
-    })) as Record<string, unknown> & { _: unknown[] };
+    .epilogue(EPILOGUE);
+  const args = (await parser.parseAsync(argv, {}, (err, _parsed, output) => {
+    if (!err && output) help = output;
+  })) as Record<string, unknown> & { _: unknown[] };
   if (help) return { exit: 0, output: help };
 
   const execOnly = ['stdin', 'tty', 'T', 'env', 'workdir', 'user', 'timeout', 'keepalive', 'json'].find((key) => before[key] !== undefined);
