@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type CopySessionState, FrameType, type Message, encodeHeader } from '../../wire/index.js';
+import { WaitList } from '../../runtime/WaitList.js';
 
 /**
  * The agent's half of a copy connection: frames out in order, each checked against the
@@ -11,14 +12,14 @@ import { type CopySessionState, FrameType, type Message, encodeHeader } from '..
 export class CopyWriter {
   readonly #socket: Duplex;
   readonly #state: CopySessionState;
-  #waiting: Array<() => void> = [];
+  readonly #drains = new WaitList();
   #corked = false;
 
   constructor(socket: Duplex, state: CopySessionState) {
     this.#socket = socket;
     this.#state = state;
-    socket.on('drain', () => this.#release());
-    socket.on('close', () => this.#release());
+    socket.on('drain', () => this.#drains.wake());
+    socket.on('close', () => this.#drains.wake());
   }
 
   get open(): boolean {
@@ -33,7 +34,7 @@ export class CopyWriter {
   /** Resolves once the socket has drained (at once when it is not backed up, or closed). */
   drained(): Promise<void> {
     if (!this.backedUp || !this.open) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    return this.#drains.wait();
   }
 
   /** A whole frame; `message` is what it says (checked against the state machine first). */
@@ -64,11 +65,5 @@ export class CopyWriter {
   /** Ends the stream after everything written so far has been flushed. */
   end(): void {
     if (!this.#socket.writableEnded && !this.#socket.destroyed) this.#socket.end();
-  }
-
-  #release(): void {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const resolve of waiting) resolve();
   }
 }

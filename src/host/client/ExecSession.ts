@@ -43,6 +43,7 @@ import {
   TruncatedOutputError,
 } from './errors.js';
 import type { FrameTransport } from './FrameTransport.js';
+import { WaitList } from '../../runtime/WaitList.js';
 import { RESUME_ATTEMPT_TIMEOUT_MS, reconnectDelayMs, worthResuming } from './reconnectPolicy.js';
 
 export interface ExecSessionOptions {
@@ -192,7 +193,7 @@ export class ExecSession extends EventEmitter {
   #ended = false;
   /** close() or detach() was called: output from now on is discarded, and reading never pauses again. */
   #leaving = false;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new WaitList();
   #keepAlive: KeepAlive | undefined;
 
   /**
@@ -258,7 +259,7 @@ export class ExecSession extends EventEmitter {
         options.keepAliveMs,
         (token) => this.#sendControl(FrameType.Ping, () => encodePing(token)),
         () => this.#transport.destroy(new PeerUnresponsiveError(options.keepAliveMs!)),
-        () => this.#reconnecting || this.#paused.size > 0 || this.#waiters.length > 0,
+        () => this.#reconnecting || this.#paused.size > 0 || this.#waiters.size > 0,
       );
     }
     this.#connect(transport, execStart.bytes, { version: execStart.version, resume: resume !== undefined });
@@ -360,8 +361,8 @@ export class ExecSession extends EventEmitter {
     transport.attach({
       frame: (frame) => this.#onFrame(transport, frame),
       close: (err) => this.#onClose(transport, err),
-      drain: () => this.#wake(),
-      credit: () => this.#wake(),
+      drain: () => this.#waiters.wake(),
+      credit: () => this.#waiters.wake(),
     });
   }
 
@@ -392,7 +393,7 @@ export class ExecSession extends EventEmitter {
         const resumed = await this.#resumeOver(transport, Math.min(RESUME_ATTEMPT_TIMEOUT_MS, Math.max(1, deadline - performance.now())));
         this.#reconnecting = false;
         this.emit('resumed', { attempts: attempt + 1, downtimeMs: performance.now() - since, stdoutLost: resumed.stdoutLost, stderrLost: resumed.stderrLost } satisfies ResumedEvent);
-        this.#wake();
+        this.#waiters.wake();
         return;
       } catch (err) {
         if (this.#ended) return;
@@ -487,7 +488,7 @@ export class ExecSession extends EventEmitter {
         transport.sendData(encodeHeader(FrameType.Stdin, payload.length), payload);
       }
       if (this.#stdinClosed) this.#sendStdinClose();
-      this.#wake();
+      this.#waiters.wake();
     } catch (err) {
       this.#fail(err as Error);
     }
@@ -527,14 +528,14 @@ export class ExecSession extends EventEmitter {
     for (let at = 0; at < chunk.length; ) {
       if (this.#ended) return;
       // Wait for a connection, for credit (WebSocket carrier) and for the agent's acknowledgements.
-      while (!this.#ended && !this.#canSendStdin()) await this.#sleep();
+      while (!this.#ended && !this.#canSendStdin()) await this.#waiters.wait();
       // Ended, or an attached session whose stdin another client closed: nowhere to go.
       if (this.#ended || this.#state.stdinClosed) return;
       const n = Math.min(MAX_DATA_CHUNK, chunk.length - at, this.#transport.stdinCredit);
       const piece = chunk.subarray(at, at + n);
       at += n;
       this.#state.clientFrame(FrameType.Stdin);
-      if (!this.#sendStdin(piece)) await this.#sleep();
+      if (!this.#sendStdin(piece)) await this.#waiters.wait();
     }
   }
 
@@ -569,16 +570,6 @@ export class ExecSession extends EventEmitter {
       }
     }
     await flush();
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
   }
 
   // ---- output and acknowledgements ----
@@ -668,7 +659,7 @@ export class ExecSession extends EventEmitter {
           return;
         case FrameType.StdinAck:
           this.#durable?.stdinAcknowledged(m.bytes);
-          this.#wake();
+          this.#waiters.wake();
           return;
         case FrameType.Notice:
           if (m.kind === 'observing') this.#durable?.observing();
@@ -741,7 +732,7 @@ export class ExecSession extends EventEmitter {
     this.stdout.push(null);
     this.stderr.push(null);
     this.#paused.clear();
-    this.#wake();
+    this.#waiters.wake();
     settle();
     this.#transport.close();
   }

@@ -11,6 +11,7 @@ import {
 } from '../../../wire/index.js';
 import { ClientProtocolError, ConnectionLostError, RemoteCopyError, RemoteExecError, SessionAbortedError } from '../errors.js';
 import type { FrameTransport } from '../FrameTransport.js';
+import { WaitList } from '../../../runtime/WaitList.js';
 
 /** The agent's frames of the operation, as the channel hands them on (already checked). */
 export type AgentCopyFrame = Exclude<Message, { type: typeof FrameType.Ping | typeof FrameType.Pong | typeof FrameType.Error }>;
@@ -33,7 +34,7 @@ export class CopyChannel {
   #failure: Error | null = null;
   #settled = false;
   #heard = false;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new WaitList();
 
   constructor(transport: FrameTransport, request: Message, frame: Uint8Array, onFrame: (m: AgentCopyFrame) => void) {
     this.#transport = transport;
@@ -48,8 +49,8 @@ export class CopyChannel {
     transport.attach({
       frame: (raw) => this.#received(raw),
       close: (error) => this.#closed(error),
-      drain: () => this.#wake(),
-      credit: () => this.#wake(),
+      drain: () => this.#waiters.wake(),
+      credit: () => this.#waiters.wake(),
     });
   }
 
@@ -67,9 +68,9 @@ export class CopyChannel {
   /** An upload's file bytes, as one UploadData frame once credit and the transport allow. */
   async sendData(data: Uint8Array): Promise<void> {
     // Wait for credit (WebSocket carrier) for the whole frame: frames are the sender's to cut.
-    while (!this.#settled && this.#transport.stdinCredit < data.length) await this.#sleep();
+    while (!this.#settled && this.#transport.stdinCredit < data.length) await this.#waiters.wait();
     if (this.#settled || !this.#state.clientFrame({ type: FrameType.UploadData, data })) return;
-    if (!this.#transport.sendData(encodeHeader(FrameType.UploadData, data.length), data)) await this.#sleep();
+    if (!this.#transport.sendData(encodeHeader(FrameType.UploadData, data.length), data)) await this.#waiters.wait();
   }
 
   pauseReading(): void {
@@ -132,7 +133,7 @@ export class CopyChannel {
   #finish(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#wake();
+    this.#waiters.wake();
     this.#transport.close();
     this.#resolve();
   }
@@ -141,18 +142,8 @@ export class CopyChannel {
     if (this.#settled) return;
     this.#settled = true;
     this.#failure = error;
-    this.#wake();
+    this.#waiters.wake();
     this.#transport.close();
     this.#reject(error);
-  }
-
-  #sleep(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
   }
 }
