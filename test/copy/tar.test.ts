@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { TarSink } from '../../src/host/client/copy/tar/TarSink.js';
-import { readTar } from '../../src/host/client/copy/tar/TarReader.js';
+import { MAX_EXTENDED_HEADER, readTar } from '../../src/host/client/copy/tar/TarReader.js';
 import { memberPath } from '../../src/host/client/copy/tar/TarSource.js';
 import { EntryKind } from '../../src/wire/index.js';
 
@@ -36,6 +36,35 @@ async function members(archive: Buffer) {
 
 describe('tar streams', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a pax extended header larger than it holds, before reading it', async () => {
+    // A header block of type x (pax) declaring 2 MiB of records, then bytes without end.
+    const header = Buffer.alloc(512);
+    header.write('PaxHeaders/x', 0);
+    header.write('0000644\0', 100);
+    header.write(`${(2 * MAX_EXTENDED_HEADER).toString(8).padStart(11, '0')}\0`, 124);
+    header.write('x', 156);
+    header.write('ustar\x0000', 257, 'latin1');
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    let pulled = 0;
+    async function* endless(): AsyncIterable<Uint8Array> {
+      yield header;
+      const filler = Buffer.alloc(64 * 1024, 0x61);
+      for (;;) {
+        pulled += filler.length;
+        yield filler;
+      }
+    }
+    await assert.rejects(async () => {
+      for await (const _ of readTar(endless())) {
+        // none: the first header is refused
+      }
+    }, /pax extended header of 2097152 bytes is larger than the 1048576 this reader holds/);
+    assert.ok(pulled <= 64 * 1024, `read ${pulled} bytes past the header`);
+  });
 
   for (const format of ['pax', 'gnu', 'ustar'] as const) {
     it(`reads GNU tar's ${format} format`, async () => {

@@ -1,5 +1,12 @@
 import { BLOCK, TarFormatError, type TarHeader, applyPax, readHeaderBlock } from './tarFormat.js';
 
+/**
+ * The largest pax extended header or GNU long name read (they are held whole, unlike a
+ * file's bytes): far more than any path (PATH_MAX is 4096) or set of records needs, and a
+ * bound on what a hostile or damaged archive can make this process hold.
+ */
+export const MAX_EXTENDED_HEADER = 1024 * 1024;
+
 /** Bytes from a stream of chunks, taken exactly as asked. */
 class ChunkReader {
   readonly #chunks: AsyncIterator<Uint8Array>;
@@ -75,6 +82,9 @@ export async function* readTar(chunks: AsyncIterable<Uint8Array>): AsyncIterable
     const block = await reader.exactly(BLOCK);
     if (block === null) return; // no end blocks: accepted, as GNU tar does
     const h = readHeaderBlock(block);
+    if ((h.kind === 'pax' || h.kind === 'gnu-long') && h.size > MAX_EXTENDED_HEADER) {
+      throw new TarFormatError(`a tar ${h.kind === 'pax' ? 'pax extended header' : 'GNU long name'} of ${h.size} bytes is larger than the ${MAX_EXTENDED_HEADER} this reader holds: the archive is damaged or not meant for this`);
+    }
     switch (h.kind) {
       case 'zero':
         return;
